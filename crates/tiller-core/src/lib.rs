@@ -1,0 +1,18 @@
+//! Tiller's domain: identifiers, tenants and their credentials, request signatures,
+//! the clock, and the storage ports that `tiller-store` implements.
+//!
+//! Nothing here knows HTTP or SQL, so every rule is unit-testable without I/O.
+
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod secret;
+pub mod signing;
+pub mod store;
+pub mod tenant;
+
+pub use clock::{Clock, SharedClock, SystemClock};
+pub use error::{StoreError, StoreResult};
+pub use ids::TenantId;
+pub use secret::Secret;

@@ -1,0 +1,304 @@
+//! The `tiller` command line. Subcommand names, flags and output shapes are a contract
+//! that scripts rely on: `tenant create` prints one JSON object, `sign` prints one line.
+
+use std::{
+    io::{Read as _, Write as _},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use tiller_core::{
+    signing::{airudder, nxlink},
+    store::DynStore,
+    tenant::NewTenant,
+    Clock as _, StoreError, SystemClock,
+};
+
+use crate::{
+    app::{shutdown_signal, App},
+    config::{Config, LogConfig, LogFormat, Overrides},
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tiller",
+    version,
+    about = "Tiller: a self-hostable conversation engagement server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP API (SQLite in ./tiller-data/ unless told otherwise).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Create and list tenants (companies) and their credentials.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Compute request signatures, so a person with curl can call the signed APIs.
+    #[command(subcommand)]
+    Sign(SignCommand),
+    /// Inspect the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://./tiller-data/tiller.db].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Configuration file (TOML) layered over the built-in defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and print its credentials once, as one JSON object.
+    Create {
+        /// Display name; the company code is derived from it ("Acme Lending" → acme_lending).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tenants as a JSON array, without secrets.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignCommand {
+    /// Print the X-AIRudder-Sign value: hex HMAC-SHA256 of the body with the sign secret.
+    Airudder {
+        /// The tenant's sign_secret.
+        #[arg(long)]
+        secret: String,
+        /// File holding the exact request body ("-" for stdin); empty body when omitted.
+        #[arg(long, value_name = "F")]
+        body_file: Option<PathBuf>,
+        /// Unix seconds to bind into the signature; send it as X-AIRudder-Timestamp.
+        #[arg(long, value_name = "SECS")]
+        timestamp: Option<String>,
+    },
+    /// Print the nxlink `sign` header value for the given common headers and body.
+    Nxlink {
+        #[arg(long, value_name = "K")]
+        access_key: String,
+        /// The tenant's access_secret.
+        #[arg(long, value_name = "S")]
+        secret: String,
+        /// Request time in milliseconds since the epoch (the `ts` header).
+        #[arg(long, value_name = "MS")]
+        ts: String,
+        #[arg(long, value_name = "B")]
+        biz_type: String,
+        #[arg(long, value_name = "A")]
+        action: String,
+        /// File holding the exact request body ("-" for stdin); no body when omitted.
+        #[arg(long, value_name = "F")]
+        body_file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = SignAlgorithm::Md5)]
+        algorithm: SignAlgorithm,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SignAlgorithm {
+    Md5,
+    Sha256,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration as TOML, secrets redacted.
+    Print {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            let cfg = load(&db, None)?;
+            quiet_logs();
+            open_store(&cfg).await?;
+            say(&format!(
+                "migrations applied to {}",
+                cfg.redacted().database.url
+            ))
+        }
+        Command::Tenant(TenantCommand::Create { name, db }) => {
+            let cfg = load(&db, None)?;
+            quiet_logs();
+            create_tenant(&open_store(&cfg).await?, &name).await
+        }
+        Command::Tenant(TenantCommand::List { db }) => {
+            let cfg = load(&db, None)?;
+            quiet_logs();
+            list_tenants(&open_store(&cfg).await?).await
+        }
+        Command::Sign(cmd) => say(&sign(cmd)?),
+        Command::Config(ConfigCommand::Print { db }) => {
+            let cfg = load(&db, None)?;
+            say(toml::to_string_pretty(&cfg.redacted())?.trim_end())
+        }
+    }
+}
+
+fn load(db: &DbArgs, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
+    Config::load(
+        db.config.as_deref(),
+        &Overrides {
+            listen,
+            database_url: db.database_url.clone(),
+        },
+    )
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = load(&args.db, args.listen)?;
+    telemetry::init(&cfg.log);
+    let app = App::build(cfg, Arc::new(SystemClock)).await?;
+    app.run(shutdown_signal()).await
+}
+
+/// One-shot commands log warnings only; their output is what they print.
+fn quiet_logs() {
+    telemetry::init(&LogConfig {
+        format: LogFormat::Pretty,
+        filter: "warn".into(),
+    });
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
+    let opts = tiller_store::ConnectOptions {
+        max_connections: 2,
+        migrate: true,
+    };
+    tiller_store::connect(&cfg.database.url, &opts)
+        .await
+        .with_context(|| format!("opening the store at {}", cfg.redacted().database.url))
+}
+
+async fn create_tenant(store: &DynStore, name: &str) -> anyhow::Result<()> {
+    let (new, issued) = NewTenant::generate(name)?;
+    let tenant = match store.insert_tenant(&new, SystemClock.now()).await {
+        Err(StoreError::Conflict(what)) => {
+            anyhow::bail!("a tenant with this {what} already exists ({})", new.company)
+        }
+        other => other?,
+    };
+    let out = json!({
+        "tenant_id": tenant.id.0,
+        "name": tenant.name,
+        "company": tenant.company,
+        "app_key": issued.app_key,
+        "app_secret": issued.app_secret.expose(),
+        "sign_key": issued.sign_key,
+        "sign_secret": issued.sign_secret.expose(),
+        "access_key": issued.access_key,
+        "access_secret": issued.access_secret.expose(),
+        "created_at": tenant.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    say(&out.to_string())
+}
+
+async fn list_tenants(store: &DynStore) -> anyhow::Result<()> {
+    let tenants: Vec<_> = store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .map(|t| {
+            json!({
+                "tenant_id": t.id.0,
+                "name": t.name,
+                "company": t.company,
+                "app_key": t.app_key,
+                "sign_key": t.sign_key,
+                "access_key": t.access_key,
+                "created_at": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+        })
+        .collect();
+    say(&serde_json::to_string(&tenants)?)
+}
+
+fn sign(cmd: SignCommand) -> anyhow::Result<String> {
+    Ok(match cmd {
+        SignCommand::Airudder {
+            secret,
+            body_file,
+            timestamp,
+        } => {
+            let body = read_body_file(body_file.as_deref())?;
+            airudder::sign(&secret, timestamp.as_deref(), &body)
+        }
+        SignCommand::Nxlink {
+            access_key,
+            secret,
+            ts,
+            biz_type,
+            action,
+            body_file,
+            algorithm,
+        } => {
+            let body = read_body_file(body_file.as_deref())?;
+            let headers = nxlink::CommonHeaders {
+                access_key: &access_key,
+                action: &action,
+                biz_type: &biz_type,
+                ts: &ts,
+            };
+            let algorithm = match algorithm {
+                SignAlgorithm::Md5 => nxlink::Algorithm::Md5,
+                SignAlgorithm::Sha256 => nxlink::Algorithm::Sha256,
+            };
+            nxlink::sign(headers, Some(&body), &secret, algorithm)
+        }
+    })
+}
+
+/// The exact bytes to sign: a file, stdin for "-", or nothing.
+fn read_body_file(path: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    match path {
+        None => Ok(Vec::new()),
+        Some(p) if p == Path::new("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading the body from stdin")?;
+            Ok(buf)
+        }
+        Some(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display())),
+    }
+}
+
+/// Writes one line of command output to stdout.
+fn say(line: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").context("writing to stdout")
+}

@@ -1,0 +1,275 @@
+//! One error type for every surface. Handlers and extractors return [`ApiError`]; its
+//! `IntoResponse` only records what went wrong, and [`render_errors`] writes it in the
+//! envelope of the surface the request was addressed to — `/api/v1` (`{request_id, code,
+//! message, data}`), `/service/cloud` (`{data, status, code, message}`) or nxlink `/saas`
+//! (`{code, message, traceId}`). Internal causes go to the log once, never to the client.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{header, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use tiller_core::StoreError;
+
+use super::RequestId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorKind {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// nxlink's code when the error did not name one: 1002 "Parameter error" for bad
+    /// input, -1 "request failed" otherwise.
+    fn default_nx_code(self) -> i64 {
+        match self {
+            Self::BadRequest | Self::PayloadTooLarge => 1002,
+            _ => -1,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    kind: ErrorKind,
+    message: String,
+    nx_code: Option<i64>,
+    cause: Option<anyhow::Error>,
+    location: &'static std::panic::Location<'static>,
+}
+
+/// What `IntoResponse` leaves for the envelope renderer.
+#[derive(Debug, Clone)]
+struct ErrorInfo {
+    kind: ErrorKind,
+    message: String,
+    nx_code: Option<i64>,
+}
+
+impl ApiError {
+    #[track_caller]
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            nx_code: None,
+            cause: None,
+            location: std::panic::Location::caller(),
+        }
+    }
+
+    #[track_caller]
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    #[track_caller]
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthorized, message)
+    }
+
+    #[track_caller]
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// An unexpected failure: the client sees a generic 500, the log gets the cause.
+    #[track_caller]
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(ErrorKind::Internal, "internal server error");
+        e.cause = Some(cause.into());
+        e
+    }
+
+    /// Sets the code this error carries on the nxlink surface (1001–1005, 21058, …).
+    #[must_use]
+    pub fn nx_code(mut self, code: i64) -> Self {
+        self.nx_code = Some(code);
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl From<StoreError> for ApiError {
+    #[track_caller]
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::not_found("not found"),
+            StoreError::Conflict(what) => {
+                Self::new(ErrorKind::Conflict, format!("{what} already exists"))
+            }
+            StoreError::Unavailable(_) => {
+                let mut err = Self::new(ErrorKind::Unavailable, "service temporarily unavailable");
+                err.cause = Some(e.into());
+                err
+            }
+            StoreError::Other(_) => Self::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = ?cause, at = %self.location, "request failed");
+        }
+        let mut res = self.kind.status().into_response();
+        res.extensions_mut().insert(Arc::new(ErrorInfo {
+            kind: self.kind,
+            message: self.message,
+            nx_code: self.nx_code,
+        }));
+        res
+    }
+}
+
+/// Which compatibility surface a path belongs to, and so which envelope it answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// AIRUDDER chatbot APIs and anything not claimed below.
+    ApiV1,
+    /// AIRUDDER `/service/cloud/*`, including the token API.
+    Cloud,
+    /// nxlink-style `/saas/*`.
+    Nxlink,
+}
+
+impl Surface {
+    pub fn of(path: &str) -> Self {
+        if path == "/saas" || path.starts_with("/saas/") {
+            Self::Nxlink
+        } else if path == "/service" || path.starts_with("/service/") {
+            Self::Cloud
+        } else {
+            Self::ApiV1
+        }
+    }
+}
+
+/// Middleware: renders any [`ApiError`] in the envelope of the request's surface.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let surface = Surface::of(req.uri().path());
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_default();
+    let mut res = next.run(req).await;
+    let Some(info) = res.extensions_mut().remove::<Arc<ErrorInfo>>() else {
+        return res;
+    };
+    let status = res.status();
+    let body = match surface {
+        Surface::ApiV1 => json!({
+            "request_id": request_id.0,
+            "code": status.as_u16(),
+            "message": info.message,
+            "data": null,
+        }),
+        Surface::Cloud => json!({
+            "data": null,
+            "status": status.canonical_reason().unwrap_or("Error"),
+            "code": status.as_u16(),
+            "message": info.message,
+        }),
+        Surface::Nxlink => json!({
+            "code": info.nx_code.unwrap_or_else(|| info.kind.default_nx_code()),
+            "message": info.message,
+            "traceId": request_id.0,
+        }),
+    };
+    // nxlink reports every client error through `code` with HTTP 200 (docs/compat.md).
+    let status = if surface == Surface::Nxlink && !status.is_server_error() {
+        StatusCode::OK
+    } else {
+        status
+    };
+    let mut out = Response::new(Body::from(body.to_string()));
+    *out.status_mut() = status;
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    out
+}
+
+/// Fallback for paths no route matches.
+pub async fn unknown_route(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Fallback for a known path with the wrong method.
+pub async fn wrong_method(req: Request) -> ApiError {
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!(
+            "method {} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surfaces_by_prefix() {
+        assert_eq!(Surface::of("/saas/openapi/chat/records"), Surface::Nxlink);
+        assert_eq!(Surface::of("/service/cloud/auth"), Surface::Cloud);
+        assert_eq!(Surface::of("/api/v1/session/messages"), Surface::ApiV1);
+        assert_eq!(Surface::of("/saasy"), Surface::ApiV1);
+        assert_eq!(Surface::of("/nope"), Surface::ApiV1);
+    }
+
+    #[test]
+    fn store_errors_map_to_kinds() {
+        assert_eq!(
+            ApiError::from(StoreError::NotFound).kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Conflict("company".into())).kind(),
+            ErrorKind::Conflict
+        );
+        let other = StoreError::Other("boom".into());
+        let e = ApiError::from(other);
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert_eq!(e.message, "internal server error");
+    }
+}

@@ -1,0 +1,13 @@
+//! Tiller's server: the HTTP API, configuration, telemetry and the CLI behind the
+//! `tiller` binary. The only crate that knows HTTP.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod state;
+pub mod telemetry;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,15 @@
+//! What every handler can reach: the store, the clock, the configuration and metrics.
+
+use std::sync::Arc;
+
+use tiller_core::{store::DynStore, SharedClock};
+
+use crate::{config::Config, metrics::Metrics};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: DynStore,
+    pub clock: SharedClock,
+    pub cfg: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}

@@ -1,0 +1,224 @@
+//! PostgreSQL backend: the scale-out store that several stateless tiller nodes share.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgPool, PgPoolOptions},
+};
+use tiller_core::{
+    auth::ApiToken,
+    clock::{from_millis, to_millis},
+    store::{HealthStore, MigrationStatus, Store, TenantStore, TokenStore},
+    tenant::{NewTenant, Tenant},
+    StoreResult, TenantId,
+};
+
+use crate::{
+    error::{store_error, ConnectError},
+    rows::{TenantRow, TENANT_COLUMNS},
+    ConnectOptions,
+};
+
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub(crate) struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub(crate) async fn connect(url: &str, opts: &ConnectOptions) -> Result<Self, ConnectError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(ConnectError::Connect)?;
+        if opts.migrate {
+            // sqlx holds an advisory lock while migrating, so nodes starting together are safe.
+            MIGRATOR.run(&pool).await.map_err(ConnectError::Migrate)?;
+        }
+        Ok(Self { pool })
+    }
+
+    async fn tenant_where(&self, column: &str, value: &str) -> StoreResult<Tenant> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE {column} = $1");
+        let row: TenantRow = sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.into())
+    }
+}
+
+#[async_trait::async_trait]
+impl TenantStore for PgStore {
+    async fn insert_tenant(&self, new: &NewTenant, now: DateTime<Utc>) -> StoreResult<Tenant> {
+        let sql = format!(
+            "INSERT INTO tenants (name, company, app_key, app_secret_hash, sign_key, sign_secret, \
+             access_key, access_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING {TENANT_COLUMNS}"
+        );
+        let row: TenantRow = sqlx::query_as(&sql)
+            .bind(&new.name)
+            .bind(&new.company)
+            .bind(&new.app_key)
+            .bind(&new.app_secret_hash)
+            .bind(&new.sign_key)
+            .bind(new.sign_secret.expose())
+            .bind(&new.access_key)
+            .bind(new.access_secret.expose())
+            .bind(to_millis(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.into())
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Tenant> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        let row: TenantRow = sqlx::query_as(&sql)
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.into())
+    }
+
+    async fn tenant_by_app_key(&self, app_key: &str) -> StoreResult<Tenant> {
+        self.tenant_where("app_key", app_key).await
+    }
+
+    async fn tenant_by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant> {
+        self.tenant_where("sign_key", sign_key).await
+    }
+
+    async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant> {
+        self.tenant_where("access_key", access_key).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id");
+        let rows: Vec<TenantRow> = sqlx::query_as(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(Tenant::from).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for PgStore {
+    async fn issue_token(
+        &self,
+        t: TenantId,
+        candidate: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<ApiToken> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // Locking the tenant row serialises concurrent requests from several nodes, so a
+        // tenant keeps one valid token.
+        sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+            .bind(t.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let valid: Option<String> = sqlx::query_scalar(
+            "SELECT token FROM api_tokens WHERE tenant_id = $1 AND expires_at > $2 \
+             ORDER BY expires_at DESC LIMIT 1",
+        )
+        .bind(t.0)
+        .bind(to_millis(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let token = if let Some(token) = valid {
+            sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE token = $2")
+                .bind(to_millis(expires_at))
+                .bind(&token)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            token
+        } else {
+            sqlx::query("DELETE FROM api_tokens WHERE tenant_id = $1 AND expires_at <= $2")
+                .bind(t.0)
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            sqlx::query(
+                "INSERT INTO api_tokens (token, tenant_id, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(candidate)
+            .bind(t.0)
+            .bind(to_millis(now))
+            .bind(to_millis(expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            candidate.to_owned()
+        };
+        tx.commit().await.map_err(store_error)?;
+        Ok(ApiToken {
+            token,
+            tenant: t,
+            expires_at: from_millis(to_millis(expires_at)),
+        })
+    }
+
+    async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
+        let id: i64 = sqlx::query_scalar(
+            "SELECT tenant_id FROM api_tokens WHERE token = $1 AND expires_at > $2",
+        )
+        .bind(token)
+        .bind(to_millis(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(TenantId(id))
+    }
+}
+
+#[async_trait::async_trait]
+impl HealthStore for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let applied = if exists {
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?
+        } else {
+            Vec::new()
+        };
+        Ok(MigrationStatus {
+            expected: MIGRATOR.iter().map(|m| m.version).collect(),
+            applied,
+        })
+    }
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

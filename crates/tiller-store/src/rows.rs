@@ -1,0 +1,37 @@
+//! Row types shared by both dialects: the schemas use the same column types on purpose.
+
+use tiller_core::{clock::from_millis, tenant::Tenant, Secret, TenantId};
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TenantRow {
+    pub id: i64,
+    pub name: String,
+    pub company: String,
+    pub app_key: String,
+    pub app_secret_hash: String,
+    pub sign_key: String,
+    pub sign_secret: String,
+    pub access_key: String,
+    pub access_secret: String,
+    pub created_at: i64,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(r: TenantRow) -> Self {
+        Tenant {
+            id: TenantId(r.id),
+            name: r.name,
+            company: r.company,
+            app_key: r.app_key,
+            app_secret_hash: r.app_secret_hash,
+            sign_key: r.sign_key,
+            sign_secret: Secret::new(r.sign_secret),
+            access_key: r.access_key,
+            access_secret: Secret::new(r.access_secret),
+            created_at: from_millis(r.created_at),
+        }
+    }
+}
+
+pub(crate) const TENANT_COLUMNS: &str = "id, name, company, app_key, app_secret_hash, sign_key, \
+     sign_secret, access_key, access_secret, created_at";

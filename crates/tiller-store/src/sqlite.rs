@@ -1,0 +1,242 @@
+//! SQLite backend: the embedded default. One writer connection (SQLite serialises
+//! writers anyway; a single connection avoids `SQLITE_BUSY` churn) and a pool of readers,
+//! in WAL mode with `synchronous=NORMAL`.
+
+use std::{str::FromStr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sqlx::{
+    migrate::Migrator,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+use tiller_core::{
+    auth::ApiToken,
+    clock::{from_millis, to_millis},
+    store::{HealthStore, MigrationStatus, Store, TenantStore, TokenStore},
+    tenant::{NewTenant, Tenant},
+    StoreResult, TenantId,
+};
+
+use crate::{
+    error::{store_error, ConnectError},
+    rows::{TenantRow, TENANT_COLUMNS},
+    ConnectOptions,
+};
+
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub(crate) async fn connect(url: &str, opts: &ConnectOptions) -> Result<Self, ConnectError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(ConnectError::InvalidUrl)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ConnectError::CreateDir(dir.display().to_string(), e))?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(ConnectError::Connect)?;
+        if opts.migrate {
+            MIGRATOR.run(&writer).await.map_err(ConnectError::Migrate)?;
+        }
+        let reader = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(ConnectError::Connect)?;
+        Ok(Self { writer, reader })
+    }
+
+    async fn tenant_where(&self, column: &str, value: &str) -> StoreResult<Tenant> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE {column} = ?");
+        let row: TenantRow = sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        Ok(row.into())
+    }
+}
+
+#[async_trait::async_trait]
+impl TenantStore for SqliteStore {
+    async fn insert_tenant(&self, new: &NewTenant, now: DateTime<Utc>) -> StoreResult<Tenant> {
+        let sql = format!(
+            "INSERT INTO tenants (name, company, app_key, app_secret_hash, sign_key, sign_secret, \
+             access_key, access_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             RETURNING {TENANT_COLUMNS}"
+        );
+        let row: TenantRow = sqlx::query_as(&sql)
+            .bind(&new.name)
+            .bind(&new.company)
+            .bind(&new.app_key)
+            .bind(&new.app_secret_hash)
+            .bind(&new.sign_key)
+            .bind(new.sign_secret.expose())
+            .bind(&new.access_key)
+            .bind(new.access_secret.expose())
+            .bind(to_millis(now))
+            .fetch_one(&self.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(row.into())
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Tenant> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?");
+        let row: TenantRow = sqlx::query_as(&sql)
+            .bind(id.0)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        Ok(row.into())
+    }
+
+    async fn tenant_by_app_key(&self, app_key: &str) -> StoreResult<Tenant> {
+        self.tenant_where("app_key", app_key).await
+    }
+
+    async fn tenant_by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant> {
+        self.tenant_where("sign_key", sign_key).await
+    }
+
+    async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant> {
+        self.tenant_where("access_key", access_key).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id");
+        let rows: Vec<TenantRow> = sqlx::query_as(&sql)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(Tenant::from).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for SqliteStore {
+    async fn issue_token(
+        &self,
+        t: TenantId,
+        candidate: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<ApiToken> {
+        // The single writer connection serialises this read-then-write.
+        let mut tx = self.writer.begin().await.map_err(store_error)?;
+        let valid: Option<String> = sqlx::query_scalar(
+            "SELECT token FROM api_tokens WHERE tenant_id = ? AND expires_at > ? \
+             ORDER BY expires_at DESC LIMIT 1",
+        )
+        .bind(t.0)
+        .bind(to_millis(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let token = if let Some(token) = valid {
+            sqlx::query("UPDATE api_tokens SET expires_at = ? WHERE token = ?")
+                .bind(to_millis(expires_at))
+                .bind(&token)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            token
+        } else {
+            sqlx::query("DELETE FROM api_tokens WHERE tenant_id = ? AND expires_at <= ?")
+                .bind(t.0)
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            sqlx::query(
+                "INSERT INTO api_tokens (token, tenant_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(candidate)
+            .bind(t.0)
+            .bind(to_millis(now))
+            .bind(to_millis(expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            candidate.to_owned()
+        };
+        tx.commit().await.map_err(store_error)?;
+        Ok(ApiToken {
+            token,
+            tenant: t,
+            expires_at: from_millis(to_millis(expires_at)),
+        })
+    }
+
+    async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
+        let id: i64 = sqlx::query_scalar(
+            "SELECT tenant_id FROM api_tokens WHERE token = ? AND expires_at > ?",
+        )
+        .bind(token)
+        .bind(to_millis(now))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(store_error)?;
+        Ok(TenantId(id))
+    }
+}
+
+#[async_trait::async_trait]
+impl HealthStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        let table: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(store_error)?;
+        let applied = if table.is_some() {
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?
+        } else {
+            Vec::new()
+        };
+        Ok(MigrationStatus {
+            expected: MIGRATOR.iter().map(|m| m.version).collect(),
+            applied,
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}

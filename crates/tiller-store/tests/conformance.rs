@@ -1,0 +1,162 @@
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly at the failing step"
+)]
+
+//! One story per aggregate, run against every backend: a fresh SQLite file always, and a
+//! fresh PostgreSQL database whenever `TILLER_TEST_PG_URL` is set (CI always sets it).
+
+use chrono::Duration;
+use tiller_core::{store::DynStore, tenant::NewTenant, Clock, StoreError};
+use tiller_store::{connect, testing::TestDatabase, ConnectOptions};
+use tiller_testkit::ManualClock;
+
+/// Runs `story` on SQLite and, when configured, on PostgreSQL.
+macro_rules! on_every_backend {
+    ($name:ident, $story:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let db = TestDatabase::sqlite();
+            $story(open(&db).await).await;
+            if let Some(db) = TestDatabase::postgres().await {
+                $story(open(&db).await).await;
+            }
+        }
+    };
+}
+
+async fn open(db: &TestDatabase) -> DynStore {
+    connect(&db.url, &ConnectOptions::default())
+        .await
+        .expect("connect test store")
+}
+
+on_every_backend!(tenants, tenant_story);
+on_every_backend!(tokens, token_story);
+on_every_backend!(health, health_story);
+
+async fn tenant_story(store: DynStore) {
+    let clock = ManualClock::new();
+    let (new, issued) = NewTenant::generate("Acme Lending").unwrap();
+    let acme = store.insert_tenant(&new, clock.now()).await.unwrap();
+    assert_eq!(acme.company, "acme_lending");
+    assert_eq!(acme.created_at, clock.now());
+    assert!(acme.app_secret_matches(issued.app_secret.expose()));
+    assert!(!acme.app_secret_matches("wrong"));
+    assert_eq!(acme.sign_secret, issued.sign_secret);
+
+    assert_eq!(store.tenant(acme.id).await.unwrap(), acme);
+    assert_eq!(
+        store.tenant_by_app_key(&issued.app_key).await.unwrap().id,
+        acme.id
+    );
+    assert_eq!(
+        store.tenant_by_sign_key(&issued.sign_key).await.unwrap().id,
+        acme.id
+    );
+    assert_eq!(
+        store
+            .tenant_by_access_key(&issued.access_key)
+            .await
+            .unwrap()
+            .id,
+        acme.id
+    );
+    assert!(matches!(
+        store.tenant_by_app_key("nope").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.tenant(tiller_core::TenantId(9_999)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let (dup, _) = NewTenant::generate("acme lending").unwrap();
+    match store.insert_tenant(&dup, clock.now()).await {
+        Err(StoreError::Conflict(column)) => assert_eq!(column, "company"),
+        other => panic!("expected a company conflict, got {other:?}"),
+    }
+
+    let (beta, _) = NewTenant::generate("Beta").unwrap();
+    let beta = store.insert_tenant(&beta, clock.now()).await.unwrap();
+    let listed: Vec<_> = store
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, vec![acme.id, beta.id]);
+}
+
+async fn token_story(store: DynStore) {
+    let clock = ManualClock::new();
+    let ttl = Duration::hours(24);
+    let (a, _) = NewTenant::generate("A").unwrap();
+    let (b, _) = NewTenant::generate("B").unwrap();
+    let a = store.insert_tenant(&a, clock.now()).await.unwrap();
+    let b = store.insert_tenant(&b, clock.now()).await.unwrap();
+
+    let first = store
+        .issue_token(a.id, "tok-1", clock.now(), clock.now() + ttl)
+        .await
+        .unwrap();
+    assert_eq!(first.token, "tok-1");
+    assert_eq!(store.token_owner("tok-1", clock.now()).await.unwrap(), a.id);
+
+    // Asking again while valid returns the same token, valid 24 h from the new request.
+    clock.advance(Duration::hours(23));
+    let again = store
+        .issue_token(a.id, "tok-2", clock.now(), clock.now() + ttl)
+        .await
+        .unwrap();
+    assert_eq!(again.token, "tok-1");
+    assert_eq!(again.expires_at, clock.now() + ttl);
+    clock.advance(Duration::hours(2));
+    assert_eq!(store.token_owner("tok-1", clock.now()).await.unwrap(), a.id);
+
+    // Another tenant never receives or resolves to A's token.
+    let other = store
+        .issue_token(b.id, "tok-b", clock.now(), clock.now() + ttl)
+        .await
+        .unwrap();
+    assert_eq!(other.token, "tok-b");
+    assert_eq!(store.token_owner("tok-b", clock.now()).await.unwrap(), b.id);
+
+    // Once expired it resolves to nothing, and the next request stores a new token.
+    clock.advance(Duration::hours(23));
+    assert!(matches!(
+        store.token_owner("tok-1", clock.now()).await,
+        Err(StoreError::NotFound)
+    ));
+    let fresh = store
+        .issue_token(a.id, "tok-3", clock.now(), clock.now() + ttl)
+        .await
+        .unwrap();
+    assert_eq!(fresh.token, "tok-3");
+    assert!(matches!(
+        store.token_owner("unknown", clock.now()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn health_story(store: DynStore) {
+    store.ping().await.unwrap();
+    let status = store.migration_status().await.unwrap();
+    assert!(status.is_current(), "{status:?}");
+    assert!(!status.expected.is_empty());
+    assert!(["sqlite", "postgres"].contains(&store.backend()));
+}
+
+#[tokio::test]
+async fn an_unmigrated_database_reports_pending_migrations() {
+    let db = TestDatabase::sqlite();
+    let opts = ConnectOptions {
+        migrate: false,
+        ..ConnectOptions::default()
+    };
+    let store = connect(&db.url, &opts).await.unwrap();
+    let status = store.migration_status().await.unwrap();
+    assert!(status.applied.is_empty());
+    assert!(!status.is_current());
+}

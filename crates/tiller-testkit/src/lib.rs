@@ -1,0 +1,6 @@
+//! Test-only helpers shared by the store conformance suite and the server's API tests.
+//! Depends on `tiller-core` only, so neither suite sees two copies of the domain types.
+
+pub mod clock;
+
+pub use clock::ManualClock;
