@@ -10,13 +10,14 @@ use prometheus_client::{
         family::Family,
         histogram::{exponential_buckets, Histogram},
     },
-    registry::Registry,
+    registry::{Registry, Unit},
 };
 
 /// Metric names, in one place.
 pub mod names {
     pub const HTTP_REQUESTS: &str = "tiller_http_requests";
-    pub const HTTP_REQUEST_DURATION: &str = "tiller_http_request_duration_seconds";
+    /// Exposed with the unit suffix: `tiller_http_request_duration_seconds`.
+    pub const HTTP_REQUEST_DURATION: &str = "tiller_http_request_duration";
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -58,9 +59,10 @@ impl Metrics {
         // 0.5 ms … ~16 s.
         let durations: Family<RouteLabels, Histogram, HistogramMaker> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
-        registry.register(
-            names::HTTP_REQUEST_DURATION.trim_end_matches("_seconds"),
+        registry.register_with_unit(
+            names::HTTP_REQUEST_DURATION,
             "HTTP request latency by method and matched route template",
+            Unit::Seconds,
             durations.clone(),
         );
         Self {

@@ -33,10 +33,19 @@ pub async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError
 
 /// Parses JSON, turning serde's error into a message that names the problem and place.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "request body is empty; expected a JSON object",
-        ));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(ApiError::bad_request(
+                "request body is empty; expected a JSON object",
+            ))
+        }
+        // serde would read a JSON array into a struct by position; no documented body is one.
+        Some(b'[') => {
+            return Err(ApiError::bad_request(
+                "request body must be a JSON object, not an array",
+            ))
+        }
+        Some(_) => {}
     }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {

@@ -1,0 +1,15 @@
+//! The API suite: one binary, a real server per test on a random port, a fresh database
+//! per test (PostgreSQL when `TILLER_TEST_PG_URL` is set, SQLite otherwise).
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly at the failing step"
+)]
+
+mod cli;
+mod envelope;
+mod helpers;
+mod nxlink;
+mod ops;
+mod signed;
+mod tenancy;
+mod token;
