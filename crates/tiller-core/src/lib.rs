@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod messages;
 pub mod secret;
 pub mod signing;
 pub mod store;
