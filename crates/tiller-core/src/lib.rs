@@ -5,7 +5,9 @@
 
 pub mod auth;
 pub mod clock;
+pub mod conversations;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod messages;
 pub mod secret;

@@ -11,6 +11,11 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::ApiToken,
+    conversations::{
+        CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound, MessageQuery, NewSession, Session,
+        SessionQuery, StoredMessage,
+    },
+    messages::Message,
     tenant::{NewTenant, Tenant},
     StoreResult, TenantId,
 };
@@ -42,6 +47,81 @@ pub trait TokenStore: Send + Sync {
     async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
 }
 
+/// Sessions and their messages. Each method is one transaction.
+#[async_trait::async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Opens the session on first contact (or reopens a closed one), appending `start`
+    /// (a `conversation.start` system message) when it does; then appends the user's
+    /// `messages` in order. A message whose `msg_id` is already stored for this tenant is
+    /// not written again: the stored one is returned in its place (idempotent retries).
+    async fn record_inbound(
+        &self,
+        t: TenantId,
+        session: &NewSession,
+        messages: &[Message],
+        start: &Message,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Inbound>;
+
+    /// Appends one message to a session that is not closed. `NotFound` for an unknown
+    /// session, `Rejected` for a closed one, `Conflict("msg_id")` for a reused id.
+    async fn append_message(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> StoreResult<StoredMessage>;
+
+    async fn session(&self, t: TenantId, call_id: &CallId) -> StoreResult<Session>;
+
+    /// Most recently started first, `q.size` at most, after the `q.after_call_id` cursor.
+    async fn list_sessions(&self, t: TenantId, q: &SessionQuery) -> StoreResult<Vec<Session>>;
+
+    /// One session's messages in `q.order`, after the `q.after_msg_id` cursor. `NotFound`
+    /// when the cursor names no message of that session.
+    async fn list_messages(&self, t: TenantId, q: &MessageQuery)
+        -> StoreResult<Vec<StoredMessage>>;
+
+    /// Sets `read` on the session's user messages (those named, or all); returns how many
+    /// changed. `NotFound` for an unknown session.
+    async fn mark_read(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        msg_ids: Option<&[String]>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// Closes the session with `reason`, appending `close` (a `conversation.close` system
+    /// message). `Rejected` when it is already closed.
+    async fn close_session(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        reason: EndReason,
+        close: &Message,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Session>;
+
+    /// Stores the integrator's report on a closed session (`Rejected` while it is open);
+    /// a later report replaces an earlier one.
+    async fn save_report(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        report: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Session>;
+
+    /// nxlink chat records: the total number of matching messages and the requested page.
+    async fn chat_records(
+        &self,
+        t: TenantId,
+        q: &ChatRecordQuery,
+    ) -> StoreResult<(u64, Vec<ChatRecord>)>;
+}
+
 /// What `/readyz` asks of the database.
 #[async_trait::async_trait]
 pub trait HealthStore: Send + Sync {
@@ -63,7 +143,7 @@ impl MigrationStatus {
     }
 }
 
-pub trait Store: TenantStore + TokenStore + HealthStore {
+pub trait Store: TenantStore + TokenStore + ConversationStore + HealthStore {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 }

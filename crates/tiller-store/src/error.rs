@@ -29,6 +29,20 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// A stored value this build cannot read (an unknown enum spelling, a malformed id).
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable stored {0}")]
+pub(crate) struct CorruptRow(String);
+
+pub(crate) fn corrupt(what: String) -> StoreError {
+    StoreError::Other(Box::new(CorruptRow(what)))
+}
+
+/// A message body or report that does not (de)serialise.
+pub(crate) fn json_error(e: serde_json::Error) -> StoreError {
+    StoreError::Other(Box::new(e))
+}
+
 /// Names the column of a unique violation: SQLite says `UNIQUE constraint failed:
 /// tenants.company`, Postgres names the constraint `tenants_company_key`.
 fn conflicting_column(message: &str, constraint: Option<&str>) -> String {

@@ -1,5 +1,7 @@
 //! PostgreSQL backend: the scale-out store that several stateless tiller nodes share.
 
+mod conversations;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

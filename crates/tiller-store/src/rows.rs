@@ -35,3 +35,10 @@ impl From<TenantRow> for Tenant {
 
 pub(crate) const TENANT_COLUMNS: &str = "id, name, company, app_key, app_secret_hash, sign_key, \
      sign_secret, access_key, access_secret, created_at";
+
+mod conversations;
+
+pub(crate) use conversations::{
+    millis_or, ChatRecordRow, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
+};

@@ -2,6 +2,8 @@
 //! writers anyway; a single connection avoids `SQLITE_BUSY` churn) and a pool of readers,
 //! in WAL mode with `synchronous=NORMAL`.
 
+mod conversations;
+
 use std::{str::FromStr, time::Duration};
 
 use chrono::{DateTime, Utc};

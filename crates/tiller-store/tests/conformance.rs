@@ -25,6 +25,11 @@ macro_rules! on_every_backend {
     };
 }
 
+// A crate root resolves modules beside itself; a file directly in `tests/` would be a test
+// binary of its own.
+#[path = "conformance/conversations.rs"]
+mod conversations;
+
 async fn open(db: &TestDatabase) -> DynStore {
     connect(&db.url, &ConnectOptions::default())
         .await

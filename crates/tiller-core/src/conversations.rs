@@ -1,0 +1,84 @@
+//! Conversations: sessions (`call_id`) between a business channel and a user, the
+//! messages stored in them, and the queries over both.
+//!
+//! Life cycle: a session opens in [`SessionState::Bot`] on the first user message, may move
+//! to `PendingAgent` and `Agent` (the robot issue drives those), and ends `Closed` with an
+//! [`EndReason`]. Every state change is recorded as a `system` message in the session, in
+//! the same transaction as the change.
+
+mod ids;
+mod queries;
+mod service;
+mod session;
+
+pub use ids::{CallId, CallIdError};
+pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
+pub use service::{
+    validate_agent_content, AgentSender, ConversationEngine, ConversationError, Conversations,
+    RecordOnly, UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
+};
+pub use session::{ChatUser, EndReason, Inbound, NewSession, Session, SessionState, StoredMessage};
+
+use chrono::{DateTime, Utc};
+
+use crate::messages::{Content, Message, MessageStatus, SenderType, SystemEventKind};
+
+/// The `system` message that records a state change, e.g. `conversation.start`.
+/// Its id is a long digit string, as in the docs' examples (`172016xxxxxxxx45344`).
+pub fn system_message(
+    kind: &SystemEventKind,
+    from_seat: &str,
+    to_seat: &str,
+    now: DateTime<Utc>,
+) -> Message {
+    let content = serde_json::json!({
+        "type": "system",
+        "system": { "type": kind.as_str(), "from_seat_id": from_seat, "to_seat_id": to_seat },
+    });
+    Message {
+        msg_id: system_message_id(now),
+        seat_id: Some(String::new()),
+        timestamp: now.timestamp(),
+        sender_type: SenderType::System,
+        status: Some(MessageStatus::Delivery),
+        content: serde_json::from_value::<Content>(content).expect("system content is well-formed"),
+        reply: None,
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// Milliseconds then six random digits: 19 digits, sortable by time, unique in practice.
+fn system_message_id(now: DateTime<Utc>) -> String {
+    format!(
+        "{}{:06}",
+        now.timestamp_millis(),
+        rand::random::<u32>() % 1_000_000
+    )
+}
+
+/// A fresh message id: 32 lowercase hex.
+pub fn new_msg_id() -> String {
+    crate::ids::random_hex32()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::from_millis;
+
+    #[test]
+    fn system_messages_have_the_documented_shape() {
+        let now = from_millis(1_720_160_207_000);
+        let m = system_message(&SystemEventKind::Start, "", "", now);
+        assert_eq!(m.msg_id.len(), 19);
+        assert!(m.msg_id.starts_with("1720160207000"));
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["sender_type"], "system");
+        assert_eq!(v["status"], "delivery");
+        assert_eq!(v["timestamp"], 1_720_160_207);
+        assert_eq!(
+            v["content"],
+            serde_json::json!({"type":"system","system":{"type":"conversation.start","from_seat_id":"","to_seat_id":""}})
+        );
+    }
+}

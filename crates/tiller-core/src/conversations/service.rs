@@ -1,0 +1,293 @@
+//! The conversation rules, between the HTTP handlers and the store: what an inbound user
+//! message or an agent message must look like, which system messages a change records,
+//! and who hears about new user messages (the [`ConversationEngine`]).
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::{
+    system_message, CallId, EndReason, Inbound, MessageQuery, NewSession, Session, SessionQuery,
+    StoredMessage,
+};
+use crate::{
+    messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
+    store::DynStore,
+    SharedClock, StoreError, TenantId,
+};
+
+/// Longest text an agent may send (spec §3.6).
+pub const MAX_TEXT_CHARS: usize = 2096;
+/// Most messages one inbound call may carry.
+pub const MAX_INBOUND_MESSAGES: usize = 100;
+/// The *query message list API returns the last 24 hours.
+pub const RECENT_WINDOW: Duration = Duration::hours(24);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error("session {0} not found")]
+    SessionNotFound(CallId),
+    #[error("{0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("msg_id {0} is already used")]
+    DuplicateMsgId(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+type Result<T> = std::result::Result<T, ConversationError>;
+
+/// What runs when user messages arrive. The robot runtime plugs in here; until then the
+/// session simply records the messages ([`RecordOnly`]).
+#[async_trait::async_trait]
+pub trait ConversationEngine: Send + Sync {
+    async fn on_user_messages(&self, tenant: TenantId, inbound: &Inbound);
+}
+
+/// The engine that does nothing beyond storing.
+#[derive(Debug, Default)]
+pub struct RecordOnly;
+
+#[async_trait::async_trait]
+impl ConversationEngine for RecordOnly {
+    async fn on_user_messages(&self, _tenant: TenantId, _inbound: &Inbound) {}
+}
+
+/// An inbound user message before it is stored: its content and, when the integrator
+/// supplied them, its id (for idempotent retries) and time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserMessage {
+    pub content: Content,
+    pub msg_id: Option<String>,
+    pub timestamp: Option<i64>,
+}
+
+/// Who sends an agent-side message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentSender {
+    Agent,
+    AgentSystem,
+}
+
+#[derive(Clone)]
+pub struct Conversations {
+    store: DynStore,
+    clock: SharedClock,
+    engine: Arc<dyn ConversationEngine>,
+}
+
+impl Conversations {
+    pub fn new(store: DynStore, clock: SharedClock, engine: Arc<dyn ConversationEngine>) -> Self {
+        Self {
+            store,
+            clock,
+            engine,
+        }
+    }
+
+    /// Records a user's messages (opening the session on first contact) and hands them
+    /// to the engine once they are committed.
+    pub async fn receive(
+        &self,
+        t: TenantId,
+        session: NewSession,
+        messages: Vec<UserMessage>,
+    ) -> Result<Inbound> {
+        if messages.is_empty() {
+            return Err(ConversationError::Invalid(
+                "messages must hold at least one message".into(),
+            ));
+        }
+        if messages.len() > MAX_INBOUND_MESSAGES {
+            return Err(ConversationError::Invalid(format!(
+                "messages may hold at most {MAX_INBOUND_MESSAGES} messages"
+            )));
+        }
+        let now = self.clock.now();
+        let messages: Vec<Message> = messages
+            .into_iter()
+            .map(|m| Message {
+                msg_id: m.msg_id.unwrap_or_else(super::new_msg_id),
+                seat_id: Some(String::new()),
+                timestamp: m.timestamp.unwrap_or_else(|| now.timestamp()),
+                sender_type: SenderType::User,
+                status: Some(MessageStatus::Delivery),
+                content: m.content,
+                reply: None,
+                extra: serde_json::Map::new(),
+            })
+            .collect();
+        let start = system_message(&SystemEventKind::Start, "", "", now);
+        let inbound = self
+            .store
+            .record_inbound(t, &session, &messages, &start, now)
+            .await
+            .map_err(|e| store_error(e, &session.call_id))?;
+        if inbound.inserted > 0 {
+            self.engine.on_user_messages(t, &inbound).await;
+        }
+        Ok(inbound)
+    }
+
+    /// Sends one agent-side message into an open session (spec §3.6).
+    pub async fn send(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        sender: AgentSender,
+        content: Content,
+    ) -> Result<StoredMessage> {
+        validate_agent_content(&content)?;
+        let now = self.clock.now();
+        let message = Message {
+            msg_id: super::new_msg_id(),
+            seat_id: Some(String::new()),
+            timestamp: now.timestamp(),
+            sender_type: match sender {
+                AgentSender::Agent => SenderType::Agent,
+                AgentSender::AgentSystem => SenderType::AgentSystem,
+            },
+            status: Some(MessageStatus::Sent),
+            content,
+            reply: None,
+            extra: serde_json::Map::new(),
+        };
+        self.store
+            .append_message(t, call_id, &message, now)
+            .await
+            .map_err(|e| store_error(e, call_id))
+    }
+
+    pub async fn session(&self, t: TenantId, call_id: &CallId) -> Result<Session> {
+        self.store
+            .session(t, call_id)
+            .await
+            .map_err(|e| store_error(e, call_id))
+    }
+
+    /// The session a user has on a channel account, for calls that name no `call_id`.
+    pub async fn latest_session(
+        &self,
+        t: TenantId,
+        channel_id: &str,
+        user_id: &str,
+    ) -> Result<Session> {
+        let q = SessionQuery {
+            channel_id: Some(channel_id.to_owned()),
+            user_id: Some(user_id.to_owned()),
+            size: 1,
+            ..SessionQuery::default()
+        };
+        let found = self
+            .store
+            .list_sessions(t, &q)
+            .await
+            .map_err(ConversationError::Store)?;
+        found.into_iter().next().ok_or_else(|| {
+            ConversationError::Invalid(format!(
+                "no session for user {user_id} on channel_id {channel_id}; give call_id"
+            ))
+        })
+    }
+
+    pub async fn sessions(&self, t: TenantId, q: &SessionQuery) -> Result<Vec<Session>> {
+        self.store.list_sessions(t, q).await.map_err(|e| match e {
+            StoreError::NotFound => {
+                ConversationError::Invalid("last_call_id names no session".into())
+            }
+            other => ConversationError::Store(other),
+        })
+    }
+
+    /// A page of messages; `recent_only` applies the 24-hour window of the *query API.
+    pub async fn messages(
+        &self,
+        t: TenantId,
+        mut q: MessageQuery,
+        recent_only: bool,
+    ) -> Result<Vec<StoredMessage>> {
+        self.session(t, &q.call_id).await?;
+        if recent_only {
+            q.since = Some(self.clock.now() - RECENT_WINDOW);
+        }
+        self.store.list_messages(t, &q).await.map_err(|e| match e {
+            StoreError::NotFound => {
+                ConversationError::Invalid("last_msg_id names no message of this session".into())
+            }
+            other => ConversationError::Store(other),
+        })
+    }
+
+    pub async fn mark_read(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        msg_ids: Option<&[String]>,
+    ) -> Result<u64> {
+        self.store
+            .mark_read(t, call_id, msg_ids, self.clock.now())
+            .await
+            .map_err(|e| store_error(e, call_id))
+    }
+
+    pub async fn close(&self, t: TenantId, call_id: &CallId, reason: EndReason) -> Result<Session> {
+        let now = self.clock.now();
+        let close = system_message(&SystemEventKind::Close, "", "", now);
+        self.store
+            .close_session(t, call_id, reason, &close, now)
+            .await
+            .map_err(|e| store_error(e, call_id))
+    }
+
+    pub async fn report(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        report: &serde_json::Value,
+    ) -> Result<Session> {
+        self.store
+            .save_report(t, call_id, report, self.clock.now())
+            .await
+            .map_err(|e| store_error(e, call_id))
+    }
+}
+
+fn store_error(e: StoreError, call_id: &CallId) -> ConversationError {
+    match e {
+        StoreError::NotFound => ConversationError::SessionNotFound(call_id.clone()),
+        StoreError::Rejected(why) => ConversationError::Rejected(why),
+        StoreError::Conflict(what) if what == "msg_id" => ConversationError::DuplicateMsgId(what),
+        other => ConversationError::Store(other),
+    }
+}
+
+/// The send API takes text, media, location and interactive messages, each with its body.
+pub fn validate_agent_content(content: &Content) -> Result<()> {
+    let invalid = |m: &str| Err(ConversationError::Invalid(m.to_owned()));
+    match content {
+        Content::Text(c) => match c.text.as_deref() {
+            None | Some("") => invalid("a text message needs a non-empty `text`"),
+            Some(t) if t.chars().count() > MAX_TEXT_CHARS => Err(ConversationError::Invalid(format!(
+                "text is {} characters; at most {MAX_TEXT_CHARS} are allowed",
+                t.chars().count()
+            ))),
+            Some(_) => Ok(()),
+        },
+        Content::Image(c) | Content::Video(c) | Content::Audio(c) | Content::File(c) => {
+            let has_url = c.media.as_ref().and_then(Option::as_ref).and_then(|m| m.origin_url.as_deref()).is_some_and(|u| !u.is_empty());
+            if has_url { Ok(()) } else { invalid("a media message needs `media.origin_url`") }
+        }
+        Content::Location(c) => {
+            if c.location.as_ref().and_then(Option::as_ref).is_some() { Ok(()) } else { invalid("a location message needs `location`") }
+        }
+        Content::Interactive(c) => {
+            if c.interactive.as_ref().and_then(Option::as_ref).is_some() { Ok(()) } else { invalid("an interactive message needs `interactive`") }
+        }
+        other => Err(ConversationError::Invalid(format!(
+            "type `{}` cannot be sent here; use text, image, video, audio, file, location or interactive",
+            other.kind()
+        ))),
+    }
+}

@@ -1,0 +1,135 @@
+//! Sessions and the messages stored in them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::CallId;
+use crate::{messages::Message, TenantId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// A robot answers the user.
+    Bot,
+    /// A transfer to a human agent was requested and awaits an answer.
+    PendingAgent,
+    /// A human agent holds the conversation.
+    Agent,
+    Closed,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bot => "bot",
+            Self::PendingAgent => "pending_agent",
+            Self::Agent => "agent",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "bot" => Some(Self::Bot),
+            "pending_agent" => Some(Self::PendingAgent),
+            "agent" => Some(Self::Agent),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// Why a session ended (`session_end_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    Robot,
+    Agent,
+    Error,
+    Expire,
+    User,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Robot => "robot",
+            Self::Agent => "agent",
+            Self::Error => "error",
+            Self::Expire => "expire",
+            Self::User => "user",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "robot" => Some(Self::Robot),
+            "agent" => Some(Self::Agent),
+            "error" => Some(Self::Error),
+            "expire" => Some(Self::Expire),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+/// The end user on the channel: `user.id`, `user.name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatUser {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub tenant: TenantId,
+    pub call_id: CallId,
+    /// The channel as the integrator names it (`WhatsApp`, `HuaWei`, `chatbot`, …).
+    pub channel: String,
+    /// The business account on that channel.
+    pub channel_id: String,
+    pub user: ChatUser,
+    pub state: SessionState,
+    pub end_reason: Option<EndReason>,
+    /// The agent holding the session, once one does.
+    pub seat_id: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    /// What the integrator reported after the session ended.
+    pub report: Option<serde_json::Value>,
+}
+
+/// What identifies a session on first contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession {
+    pub call_id: CallId,
+    pub channel: String,
+    pub channel_id: String,
+    pub user: ChatUser,
+}
+
+/// A message as stored: the wire [`Message`] plus the store's ordering key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    /// Insertion order within the whole store; the cursor behind every list.
+    pub seq: i64,
+    pub call_id: CallId,
+    pub message: Message,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The outcome of recording inbound user messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    pub session: Session,
+    /// The session was created (or a closed one reopened) by this call.
+    pub opened: bool,
+    /// The user's messages, in the order given; a message whose client-supplied id was
+    /// already stored is returned as stored, not written twice.
+    pub messages: Vec<StoredMessage>,
+    /// How many of `messages` were new.
+    pub inserted: usize,
+}

@@ -1,0 +1,98 @@
+//! Uploaded files (the "upload file" chat API): a storage port so the local-disk default
+//! can be joined by an S3-compatible store without touching the API.
+
+use crate::TenantId;
+
+/// A stored file: where it lives is the storage's business; `key` finds it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub tenant: TenantId,
+    /// 32 hex, unguessable: the file's URL is its only credential (like a pre-signed URL).
+    pub id: String,
+    /// The sanitised file name.
+    pub name: String,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("file not found")]
+    NotFound,
+    #[error("file storage failed")]
+    Io(#[from] std::io::Error),
+}
+
+#[async_trait::async_trait]
+pub trait FileStorage: Send + Sync {
+    async fn put(&self, t: TenantId, name: &str, bytes: &[u8]) -> Result<StoredFile, FileError>;
+    async fn get(&self, t: TenantId, id: &str, name: &str) -> Result<Vec<u8>, FileError>;
+}
+
+/// A file name safe on any disk and in a URL path: the last path component, with
+/// characters other than letters, digits, `.`, `-` and `_` replaced by `_`.
+pub fn sanitize_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let name: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect();
+    if name.trim_matches('.').is_empty() {
+        return "file".to_owned();
+    }
+    name
+}
+
+/// The MIME type implied by a URL's or file name's extension, for the common chat media
+/// types; `None` when the extension is unknown.
+pub fn mime_type_of(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "mp4" => "video/mp4",
+        "3gp" => "video/3gpp",
+        "mp3" => "audio/mpeg",
+        "ogg" | "opus" => "audio/ogg",
+        "aac" => "audio/aac",
+        "amr" => "audio/amr",
+        "wav" => "audio/wav",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{mime_type_of, sanitize_name};
+
+    #[test]
+    fn mime_types_follow_the_extension() {
+        assert_eq!(
+            mime_type_of("https://x/y/樱花.JPG?Expires=1"),
+            Some("image/jpeg")
+        );
+        assert_eq!(mime_type_of("a.pdf"), Some("application/pdf"));
+        assert_eq!(mime_type_of("https://x/noext"), None);
+    }
+
+    #[test]
+    fn names_are_made_safe() {
+        assert_eq!(sanitize_name("report.pdf"), "report.pdf");
+        assert_eq!(sanitize_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_name("C:\\x\\my file (1).png"), "my_file__1_.png");
+        assert_eq!(sanitize_name(".."), "file");
+        assert_eq!(sanitize_name(""), "file");
+        assert_eq!(sanitize_name(&"a".repeat(300)).len(), 128);
+    }
+}

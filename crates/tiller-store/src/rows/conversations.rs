@@ -1,0 +1,195 @@
+//! Rows of `sessions` and `messages`, shared by both dialects.
+//!
+//! Column lists are qualified by table name and the message columns that a session also
+//! has are aliased (`msg_…`), so the same lists serve single-table queries, `RETURNING`
+//! clauses and the chat-records join.
+
+use tiller_core::{
+    clock::{from_millis, to_millis},
+    conversations::{
+        CallId, ChatRecord, ChatUser, EndReason, Session, SessionState, StoredMessage,
+    },
+    messages::{Message, MessageStatus},
+    StoreError, StoreResult, TenantId,
+};
+
+use crate::error::{corrupt, json_error};
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub tenant_id: i64,
+    pub call_id: String,
+    pub channel: String,
+    pub channel_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub state: String,
+    pub end_reason: Option<String>,
+    pub seat_id: Option<String>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub updated_at: i64,
+    pub report: Option<String>,
+}
+
+pub(crate) const SESSION_COLUMNS: &str = "sessions.tenant_id, sessions.call_id, \
+     sessions.channel, sessions.channel_id, sessions.user_id, sessions.user_name, \
+     sessions.state, sessions.end_reason, sessions.seat_id, sessions.started_at, \
+     sessions.ended_at, sessions.updated_at, sessions.report";
+
+impl SessionRow {
+    pub fn is_closed(&self) -> bool {
+        self.state == SessionState::Closed.as_str()
+    }
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(r: SessionRow) -> StoreResult<Self> {
+        Ok(Session {
+            tenant: TenantId(r.tenant_id),
+            call_id: call_id(&r.call_id)?,
+            channel: r.channel,
+            channel_id: r.channel_id,
+            user: ChatUser {
+                id: r.user_id,
+                name: r.user_name,
+            },
+            state: SessionState::parse(&r.state)
+                .ok_or_else(|| corrupt(format!("session state {:?}", r.state)))?,
+            end_reason: r
+                .end_reason
+                .map(|raw| {
+                    EndReason::parse(&raw)
+                        .ok_or_else(|| corrupt(format!("session end_reason {raw:?}")))
+                })
+                .transpose()?,
+            seat_id: r.seat_id,
+            started_at: from_millis(r.started_at),
+            ended_at: r.ended_at.map(from_millis),
+            updated_at: from_millis(r.updated_at),
+            report: r
+                .report
+                .map(|raw| serde_json::from_str(&raw).map_err(json_error))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    pub seq: i64,
+    pub msg_call_id: String,
+    pub msg_status: Option<String>,
+    pub msg_seat_id: Option<String>,
+    pub created_at: i64,
+    pub msg_updated_at: i64,
+    pub body: String,
+}
+
+pub(crate) const MESSAGE_COLUMNS: &str = "messages.seq, messages.call_id AS msg_call_id, \
+     messages.status AS msg_status, messages.seat_id AS msg_seat_id, messages.created_at, \
+     messages.updated_at AS msg_updated_at, messages.body";
+
+impl TryFrom<MessageRow> for StoredMessage {
+    type Error = StoreError;
+
+    /// The body is the message as it was written; the `status` and `seat_id` columns are
+    /// authoritative over the body's copies (e.g. `mark_read` changes only the column).
+    fn try_from(r: MessageRow) -> StoreResult<Self> {
+        let mut message: Message = serde_json::from_str(&r.body).map_err(json_error)?;
+        message.status = r.msg_status.as_deref().map(status).transpose()?;
+        message.seat_id = r.msg_seat_id;
+        Ok(StoredMessage {
+            seq: r.seq,
+            call_id: call_id(&r.msg_call_id)?,
+            message,
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.msg_updated_at),
+        })
+    }
+}
+
+/// A message joined with its session: [`SESSION_COLUMNS`] then [`MESSAGE_COLUMNS`].
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ChatRecordRow {
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    #[sqlx(flatten)]
+    pub message: MessageRow,
+}
+
+impl TryFrom<ChatRecordRow> for ChatRecord {
+    type Error = StoreError;
+
+    fn try_from(r: ChatRecordRow) -> StoreResult<Self> {
+        Ok(ChatRecord {
+            session: r.session.try_into()?,
+            message: r.message.try_into()?,
+        })
+    }
+}
+
+/// The values a message insert binds, derived from the wire [`Message`], in the order of
+/// `(msg_id, sender_type, status, seat_id, content_type, ts, body)`.
+#[derive(Debug)]
+pub(crate) struct NewMessageRow<'a> {
+    pub msg_id: &'a str,
+    pub sender_type: &'static str,
+    pub status: Option<&'static str>,
+    pub seat_id: Option<&'a str>,
+    pub content_type: &'a str,
+    pub ts: i64,
+    pub body: String,
+}
+
+impl<'a> NewMessageRow<'a> {
+    pub fn of(m: &'a Message) -> StoreResult<Self> {
+        Ok(Self {
+            msg_id: &m.msg_id,
+            sender_type: m.sender_type.as_str(),
+            status: m.status.map(MessageStatus::as_str),
+            seat_id: m.seat_id.as_deref(),
+            content_type: m.content.kind(),
+            ts: m.timestamp,
+            body: serde_json::to_string(m).map_err(json_error)?,
+        })
+    }
+}
+
+/// Milliseconds for a bind; `None` becomes the given bound, so optional filters stay in
+/// one static statement.
+pub(crate) fn millis_or(t: Option<chrono::DateTime<chrono::Utc>>, bound: i64) -> i64 {
+    t.map_or(bound, to_millis)
+}
+
+fn call_id(raw: &str) -> StoreResult<CallId> {
+    CallId::parse(raw).map_err(|e| corrupt(format!("call_id {raw:?}: {e}")))
+}
+
+/// A `status` column, read with the wire type's own spellings.
+fn status(raw: &str) -> StoreResult<MessageStatus> {
+    serde_json::from_value(serde_json::Value::String(raw.to_owned()))
+        .map_err(|_| corrupt(format!("message status {raw:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use tiller_core::messages::MessageStatus;
+
+    use super::status;
+
+    #[test]
+    fn status_columns_read_back_as_written() {
+        for s in [
+            MessageStatus::Sent,
+            MessageStatus::Delivery,
+            MessageStatus::Read,
+            MessageStatus::Failed,
+        ] {
+            assert_eq!(status(s.as_str()).unwrap(), s);
+        }
+        assert!(status("bogus").is_err());
+    }
+}
