@@ -4,10 +4,13 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
-use tiller_core::SharedClock;
+use tiller_core::{
+    conversations::{Conversations, RecordOnly},
+    SharedClock,
+};
 use tokio::net::TcpListener;
 
-use crate::{config::Config, http, metrics::Metrics, state::AppState};
+use crate::{config::Config, files::LocalFiles, http, metrics::Metrics, state::AppState};
 
 pub struct App {
     listener: TcpListener,
@@ -26,7 +29,11 @@ impl App {
         let listener = TcpListener::bind(cfg.server.listen)
             .await
             .with_context(|| format!("binding {}", cfg.server.listen))?;
+        let files = Arc::new(LocalFiles::new(&cfg.files.dir));
+        let conversations = Conversations::new(store.clone(), clock.clone(), Arc::new(RecordOnly));
         let state = AppState {
+            conversations,
+            files,
             store,
             clock,
             cfg: Arc::new(cfg),

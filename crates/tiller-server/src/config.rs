@@ -15,13 +15,14 @@ pub const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
 /// Top-level sections; environment variables outside them (say `TILLER_TEST_PG_URL`)
 /// are not configuration and are ignored.
-const SECTIONS: [&str; 4] = ["server", "database", "auth", "log"];
+const SECTIONS: [&str; 5] = ["server", "database", "files", "auth", "log"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
+    pub files: FilesConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
 }
@@ -31,6 +32,14 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub body_limit_bytes: usize,
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    pub dir: std::path::PathBuf,
+    pub max_upload_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

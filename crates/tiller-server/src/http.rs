@@ -24,7 +24,7 @@ pub struct RequestId(pub String);
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
-        .merge(api::routes())
+        .merge(api::routes(&state.cfg))
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(DefaultBodyLimit::max(state.cfg.server.body_limit_bytes))

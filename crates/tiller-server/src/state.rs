@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tiller_core::{store::DynStore, SharedClock};
+use tiller_core::{conversations::Conversations, files::FileStorage, store::DynStore, SharedClock};
 
 use crate::{config::Config, metrics::Metrics};
 
@@ -12,4 +12,6 @@ pub struct AppState {
     pub clock: SharedClock,
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    pub conversations: Conversations,
+    pub files: Arc<dyn FileStorage>,
 }

@@ -7,8 +7,8 @@ use axum::Router;
 
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(cfg: &crate::config::Config) -> Router<AppState> {
     Router::new()
-        .merge(airudder::routes())
+        .merge(airudder::routes(cfg))
         .merge(nxlink::routes())
 }

@@ -11,7 +11,7 @@ mod airudder_sign;
 mod nxlink_sign;
 mod token;
 
-pub use airudder_sign::{Signed, SIGN_HEADER, SIGN_KEY_HEADER, TIMESTAMP_HEADER};
+pub use airudder_sign::{Signed, SignedRaw, SIGN_HEADER, SIGN_KEY_HEADER, TIMESTAMP_HEADER};
 pub use nxlink_sign::{NxRoute, NxSigned, NX_WHATSAPP_MT};
 use tiller_core::{tenant::Tenant, StoreError, TenantId};
 pub use token::TokenCaller;

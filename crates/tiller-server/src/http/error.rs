@@ -14,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use tiller_core::StoreError;
+use tiller_core::{conversations::ConversationError, StoreError};
 
 use super::RequestId;
 
@@ -128,12 +128,26 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => {
                 Self::new(ErrorKind::Conflict, format!("{what} already exists"))
             }
+            StoreError::Rejected(why) => Self::new(ErrorKind::Conflict, why),
             StoreError::Unavailable(_) => {
                 let mut err = Self::new(ErrorKind::Unavailable, "service temporarily unavailable");
                 err.cause = Some(e.into());
                 err
             }
             StoreError::Other(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ConversationError> for ApiError {
+    #[track_caller]
+    fn from(e: ConversationError) -> Self {
+        match e {
+            ConversationError::SessionNotFound(_) => Self::not_found(e.to_string()),
+            ConversationError::Rejected(why) => Self::new(ErrorKind::Conflict, why),
+            ConversationError::DuplicateMsgId(_) => Self::new(ErrorKind::Conflict, e.to_string()),
+            ConversationError::Invalid(why) => Self::bad_request(why),
+            ConversationError::Store(e) => e.into(),
         }
     }
 }

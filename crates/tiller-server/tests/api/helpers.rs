@@ -22,6 +22,7 @@ pub struct TestApp {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     _db: TestDatabase,
+    _files: tempfile::TempDir,
 }
 
 /// A tenant with its clear credentials, as `tiller tenant create` prints them.
@@ -62,6 +63,8 @@ impl TestApp {
         let mut cfg = Config::defaults();
         cfg.server.listen = "127.0.0.1:0".parse().unwrap();
         cfg.database.url.clone_from(&db.url);
+        let files = tempfile::tempdir().unwrap();
+        cfg.files.dir = files.path().to_owned();
         tweak(&mut cfg);
         let clock = ManualClock::new();
         let app = App::build(cfg, Arc::new(clock.clone()))
@@ -80,6 +83,7 @@ impl TestApp {
             state,
             shutdown: Some(tx),
             _db: db,
+            _files: files,
         }
     }
 

@@ -5,8 +5,11 @@
     reason = "a test should fail loudly at the failing step"
 )]
 
+mod chat_records;
 mod cli;
+mod conversations;
 mod envelope;
+mod files;
 mod helpers;
 mod nxlink;
 mod ops;

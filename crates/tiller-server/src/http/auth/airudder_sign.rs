@@ -1,6 +1,7 @@
 //! `X-AIRudder-Sign-Key` + `X-AIRudder-Sign` (+ optional `X-AIRudder-Timestamp`) for `/api/v1/*`.
 
 use axum::{
+    body::Bytes,
     extract::{FromRequest, Request},
     http::HeaderMap,
 };
@@ -38,7 +39,17 @@ fn text_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>
         .transpose()
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
+/// A verified `/api/v1` request whose body is not JSON (a multipart upload): the tenant,
+/// the headers and the raw body the signature covered.
+#[derive(Debug)]
+pub struct SignedRaw {
+    pub tenant: Tenant,
+    pub request_id: RequestId,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for SignedRaw {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -67,11 +78,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
             ));
         }
         record_tenant(tenant.id);
-        let body = parse_json(&body)?;
         Ok(Self {
             tenant,
             request_id,
+            headers,
             body,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
+    type Rejection = ApiError;
+
+    /// The signature is checked before the body is parsed, so an unsigned caller learns
+    /// nothing about body validation.
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let raw = SignedRaw::from_request(req, state).await?;
+        Ok(Self {
+            body: parse_json(&raw.body)?,
+            tenant: raw.tenant,
+            request_id: raw.request_id,
         })
     }
 }

@@ -1,0 +1,93 @@
+//! `POST /api/v1/channel/{channel}/message` — user send message (用户发送消息), in the shape
+//! of the documented Huawei twin (spec §3.1): the integrator forwards what a user typed or
+//! tapped; Tiller opens the session on first contact, stores every message, then hands
+//! them to the conversation engine. Answers only once the messages are committed.
+
+use axum::{
+    extract::{Path, State},
+    routing::post,
+    Router,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tiller_core::conversations::NewSession;
+
+use super::wire::{self, UserIn};
+use crate::{
+    http::{auth::Signed, envelope::V1, ApiError},
+    state::AppState,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/channel/{channel}/message",
+        post(receive_user_messages),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserMessagesIn {
+    pub call_id: String,
+    /// Defaults to the path's channel; when given it must name the same channel.
+    #[serde(default)]
+    pub channel: Option<String>,
+    pub channel_id: String,
+    pub user: UserIn,
+    pub messages: Vec<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserMessagesOut {
+    pub call_id: String,
+    /// The stored ids, in the order the messages were given.
+    pub msg_ids: Vec<String>,
+}
+
+async fn receive_user_messages(
+    State(app): State<AppState>,
+    Path(path_channel): Path<String>,
+    req: Signed<UserMessagesIn>,
+) -> Result<V1<UserMessagesOut>, ApiError> {
+    let body = req.body;
+    let channel = match body.channel {
+        Some(c) if !c.eq_ignore_ascii_case(&path_channel) => {
+            return Err(ApiError::bad_request(format!(
+                "channel {c:?} does not match the path's channel {path_channel:?}"
+            )))
+        }
+        Some(c) => c,
+        None => path_channel,
+    };
+    if body.channel_id.is_empty() || body.user.id.is_empty() {
+        return Err(ApiError::bad_request(
+            "channel_id and user.id must not be empty",
+        ));
+    }
+    let session = NewSession {
+        call_id: wire::call_id(&body.call_id)?,
+        channel,
+        channel_id: body.channel_id,
+        user: body.user.into(),
+    };
+    let messages = body
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| wire::user_message(item, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inbound = app
+        .conversations
+        .receive(req.tenant.id, session, messages)
+        .await?;
+    Ok(V1::ok(
+        &req.request_id,
+        UserMessagesOut {
+            call_id: inbound.session.call_id.into(),
+            msg_ids: inbound
+                .messages
+                .into_iter()
+                .map(|m| m.message.msg_id)
+                .collect(),
+        },
+    ))
+}

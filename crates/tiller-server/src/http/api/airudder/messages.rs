@@ -1,0 +1,222 @@
+//! Messages of a session: send regular message (发送普通消息, spec §3.6), *query message
+//! list (spec §3.5), query message list, and mark user message as read.
+
+use axum::{extract::State, routing::post, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tiller_core::{
+    conversations::{AgentSender, CallId, MessageQuery, SortOrder, StoredMessage},
+    messages::Message,
+    TenantId,
+};
+
+use super::wire::{self, UserIn};
+use crate::{
+    http::{auth::Signed, envelope::V1, ApiError},
+    state::AppState,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/session/message/send", post(send_message))
+        .route("/api/v1/session/messages", post(list_recent_messages))
+        .route("/api/v1/session/message/list", post(list_messages))
+        .route("/api/v1/session/message/read", post(mark_messages_read))
+}
+
+/// Most messages one list call returns.
+pub const MAX_PAGE: u32 = 100;
+
+#[derive(Debug, Deserialize)]
+/// `channel` (e.g. `WhatsApp`) is accepted and not needed: the session knows its channel.
+pub struct SendMessageIn {
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    #[serde(default)]
+    pub user: Option<UserIn>,
+    #[serde(default)]
+    pub call_id: Option<String>,
+    pub sender_type: String,
+    pub messages: Vec<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SendMessageOut {
+    pub msg_id: String,
+}
+
+async fn send_message(
+    State(app): State<AppState>,
+    req: Signed<SendMessageIn>,
+) -> Result<V1<SendMessageOut>, ApiError> {
+    let body = req.body;
+    let sender = match body.sender_type.as_str() {
+        "agent" => AgentSender::Agent,
+        "agent_system" => AgentSender::AgentSystem,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "sender_type must be agent or agent_system, not {other:?}"
+            )))
+        }
+    };
+    let [item] = <[Value; 1]>::try_from(body.messages).map_err(|items| {
+        ApiError::bad_request(format!(
+            "messages must hold exactly one message, not {}",
+            items.len()
+        ))
+    })?;
+    let content = wire::content(item, 0)?;
+    let call_id = match (
+        body.call_id.as_deref(),
+        body.channel_id.as_deref(),
+        body.user.as_ref(),
+    ) {
+        (Some(id), _, _) if !id.is_empty() => wire::call_id(id)?,
+        (_, Some(channel_id), Some(user)) => {
+            app.conversations
+                .latest_session(req.tenant.id, channel_id, &user.id)
+                .await?
+                .call_id
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give call_id, or channel_id and user.id",
+            ))
+        }
+    };
+    let stored = app
+        .conversations
+        .send(req.tenant.id, &call_id, sender, content)
+        .await?;
+    Ok(V1::ok(
+        &req.request_id,
+        SendMessageOut {
+            msg_id: stored.message.msg_id,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListRecentMessagesIn {
+    pub call_id: String,
+    /// Continue after this message; `""` starts from the newest.
+    #[serde(default)]
+    pub last_msg_id: String,
+    pub size: i64,
+    /// Retrieval mode; `single` is the only documented value.
+    #[serde(default, rename = "type")]
+    pub mode: Option<String>,
+}
+
+/// *Query message list: newest first, the last 24 hours only.
+async fn list_recent_messages(
+    State(app): State<AppState>,
+    req: Signed<ListRecentMessagesIn>,
+) -> Result<V1<Vec<Message>>, ApiError> {
+    let b = req.body;
+    if let Some(mode) = b
+        .mode
+        .as_deref()
+        .filter(|m| !m.is_empty() && *m != "single")
+    {
+        return Err(ApiError::bad_request(format!(
+            "type must be \"single\", not {mode:?}"
+        )));
+    }
+    let q = message_query(&b.call_id, &b.last_msg_id, b.size, SortOrder::NewestFirst)?;
+    page(&app, req.tenant.id, q, true, &req.request_id).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListMessagesIn {
+    pub call_id: String,
+    #[serde(default)]
+    pub last_msg_id: String,
+    pub size: i64,
+    /// `desc` (newest first, the default) or `asc`.
+    #[serde(default)]
+    pub order: Option<String>,
+}
+
+/// Query message list: the whole history, in either order.
+async fn list_messages(
+    State(app): State<AppState>,
+    req: Signed<ListMessagesIn>,
+) -> Result<V1<Vec<Message>>, ApiError> {
+    let b = req.body;
+    let order = match b.order.as_deref() {
+        None | Some("" | "desc") => SortOrder::NewestFirst,
+        Some("asc") => SortOrder::OldestFirst,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "order must be asc or desc, not {other:?}"
+            )))
+        }
+    };
+    let q = message_query(&b.call_id, &b.last_msg_id, b.size, order)?;
+    page(&app, req.tenant.id, q, false, &req.request_id).await
+}
+
+fn message_query(
+    call_id: &str,
+    last_msg_id: &str,
+    size: i64,
+    order: SortOrder,
+) -> Result<MessageQuery, ApiError> {
+    let size = u32::try_from(size)
+        .ok()
+        .filter(|s| (1..=MAX_PAGE).contains(s))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("size must be between 1 and {MAX_PAGE}, not {size}"))
+        })?;
+    Ok(MessageQuery {
+        call_id: wire::call_id(call_id)?,
+        after_msg_id: Some(last_msg_id.to_owned()).filter(|id| !id.is_empty()),
+        since: None,
+        size,
+        order,
+    })
+}
+
+async fn page(
+    app: &AppState,
+    tenant: TenantId,
+    q: MessageQuery,
+    recent_only: bool,
+    request_id: &crate::http::RequestId,
+) -> Result<V1<Vec<Message>>, ApiError> {
+    let stored = app.conversations.messages(tenant, q, recent_only).await?;
+    Ok(V1::ok(
+        request_id,
+        stored
+            .into_iter()
+            .map(|m: StoredMessage| m.message)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MarkReadIn {
+    pub call_id: String,
+    /// The user messages to mark; every unread one when left out.
+    #[serde(default)]
+    pub msg_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MarkReadOut {
+    /// How many messages changed to `read`.
+    pub updated: u64,
+}
+
+async fn mark_messages_read(
+    State(app): State<AppState>,
+    req: Signed<MarkReadIn>,
+) -> Result<V1<MarkReadOut>, ApiError> {
+    let call_id: CallId = wire::call_id(&req.body.call_id)?;
+    let updated = app
+        .conversations
+        .mark_read(req.tenant.id, &call_id, req.body.msg_ids.as_deref())
+        .await?;
+    Ok(V1::ok(&req.request_id, MarkReadOut { updated }))
+}

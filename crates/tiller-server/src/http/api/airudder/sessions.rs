@@ -1,0 +1,151 @@
+//! Sessions: query conversation list (查询会话列表), end session (结束会话) and report after
+//! session ends (会话结束后上报). Paths and fields are Tiller's design in the documented
+//! conventions (docs/compat.md): the upstream pages are not public.
+
+use axum::{extract::State, routing::post, Router};
+use chrono::DateTime;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tiller_core::conversations::{EndReason, SessionQuery, SessionState};
+
+use super::{messages::MAX_PAGE, wire, wire::SessionOut};
+use crate::{
+    http::{auth::Signed, envelope::V1, ApiError},
+    state::AppState,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/session/list", post(list_sessions))
+        .route("/api/v1/session/end", post(end_session))
+        .route("/api/v1/session/report", post(report_session))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListSessionsIn {
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// `bot`, `pending_agent`, `agent` or `closed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Sessions started at or after this unix second.
+    #[serde(default)]
+    pub start_time: Option<i64>,
+    /// Sessions started at or before this unix second.
+    #[serde(default)]
+    pub end_time: Option<i64>,
+    /// Cursor: continue after this session; `""` starts from the most recent.
+    #[serde(default)]
+    pub last_call_id: String,
+    pub size: i64,
+}
+
+async fn list_sessions(
+    State(app): State<AppState>,
+    req: Signed<ListSessionsIn>,
+) -> Result<V1<Vec<SessionOut>>, ApiError> {
+    let b = req.body;
+    let size = u32::try_from(b.size)
+        .ok()
+        .filter(|s| (1..=MAX_PAGE).contains(s))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "size must be between 1 and {MAX_PAGE}, not {}",
+                b.size
+            ))
+        })?;
+    let state = b
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            SessionState::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "status must be bot, pending_agent, agent or closed, not {s:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let instant = |secs: Option<i64>, name: &str| {
+        secs.map(|s| {
+            DateTime::from_timestamp(s, 0)
+                .ok_or_else(|| ApiError::bad_request(format!("{name} must be unix seconds")))
+        })
+        .transpose()
+    };
+    let q = SessionQuery {
+        channel: b.channel.filter(|c| !c.is_empty()),
+        channel_id: b.channel_id.filter(|c| !c.is_empty()),
+        user_id: b.user_id.filter(|c| !c.is_empty()),
+        state,
+        started_from: instant(b.start_time, "start_time")?,
+        started_to: instant(b.end_time, "end_time")?,
+        after_call_id: Some(b.last_call_id)
+            .filter(|c| !c.is_empty())
+            .map(|c| wire::call_id(&c))
+            .transpose()?,
+        size,
+    };
+    let sessions = app.conversations.sessions(req.tenant.id, &q).await?;
+    Ok(V1::ok(
+        &req.request_id,
+        sessions.into_iter().map(SessionOut::from).collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EndSessionIn {
+    pub call_id: String,
+    /// `session_end_reason`; `agent` when left out (the integrator's side ends it).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+async fn end_session(
+    State(app): State<AppState>,
+    req: Signed<EndSessionIn>,
+) -> Result<V1<SessionOut>, ApiError> {
+    let reason = match req.body.reason.as_deref() {
+        None | Some("") => EndReason::Agent,
+        Some(r) => EndReason::parse(r).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "reason must be robot, agent, error, expire or user, not {r:?}"
+            ))
+        })?,
+    };
+    let call_id = wire::call_id(&req.body.call_id)?;
+    let session = app
+        .conversations
+        .close(req.tenant.id, &call_id, reason)
+        .await?;
+    Ok(V1::ok(&req.request_id, session.into()))
+}
+
+/// `{"call_id": "…", …}`: every other field is the report, stored as given.
+#[derive(Debug, Deserialize)]
+pub struct ReportIn {
+    pub call_id: String,
+    #[serde(flatten)]
+    pub report: Map<String, Value>,
+}
+
+async fn report_session(
+    State(app): State<AppState>,
+    req: Signed<ReportIn>,
+) -> Result<V1<SessionOut>, ApiError> {
+    if req.body.report.is_empty() {
+        return Err(ApiError::bad_request(
+            "the report is empty: send fields besides call_id",
+        ));
+    }
+    let call_id = wire::call_id(&req.body.call_id)?;
+    let session = app
+        .conversations
+        .report(req.tenant.id, &call_id, &Value::Object(req.body.report))
+        .await?;
+    Ok(V1::ok(&req.request_id, session.into()))
+}
