@@ -6,13 +6,18 @@ pub mod body;
 pub mod envelope;
 pub mod error;
 pub mod observe;
+pub mod openapi;
 pub mod ops;
 
-use axum::{extract::DefaultBodyLimit, middleware, Router};
+use std::sync::Arc;
+
+use axum::{extract::DefaultBodyLimit, middleware, Extension, Router};
+use utoipa::OpenApi as _;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::{ApiError, ErrorKind};
 
-use crate::state::AppState;
+use crate::{config::Config, state::AppState};
 
 /// The id of one request: accepted from `x-request-id` when sane, otherwise 32 fresh
 /// hex characters. It is the `/api/v1` `request_id` and the nxlink `traceId`.
@@ -22,9 +27,10 @@ pub struct RequestId(pub String);
 /// Every route, with the middleware stack. Outermost first: observe (request id, span,
 /// metrics, access log) → render_errors (envelopes) → body limit → routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(ops::routes())
-        .merge(api::routes(&state.cfg))
+    let (routes, doc) = described_routes(&state.cfg).split_for_parts();
+    let doc = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
+    routes
+        .layer(Extension(Arc::new(doc)))
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(DefaultBodyLimit::max(state.cfg.server.body_limit_bytes))
@@ -34,4 +40,18 @@ pub fn router(state: AppState) -> Router {
             observe::observe,
         ))
         .with_state(state)
+}
+
+/// Every route with its OpenAPI description.
+fn described_routes(cfg: &Config) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(ops::routes())
+        .routes(routes!(openapi::get_openapi))
+        .merge(api::routes(cfg))
+}
+
+/// The OpenAPI document of this build, as `GET /openapi.json` serves it.
+pub fn openapi_document(cfg: &Config) -> serde_json::Value {
+    serde_json::to_value(described_routes(cfg).into_openapi())
+        .expect("the OpenAPI document serializes")
 }

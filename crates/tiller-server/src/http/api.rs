@@ -3,12 +3,12 @@
 pub mod airudder;
 pub mod nxlink;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub fn routes(cfg: &crate::config::Config) -> Router<AppState> {
-    Router::new()
+pub fn routes(cfg: &crate::config::Config) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(airudder::routes(cfg))
         .merge(nxlink::routes())
 }

@@ -5,11 +5,12 @@ use axum::{
     Json,
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::RequestId;
 
 /// AIRUDDER chatbot `/api/v1`: `{"request_id","code":200,"message":"Success","data"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct V1<T> {
     pub request_id: String,
     pub code: u16,
@@ -29,7 +30,7 @@ impl<T> V1<T> {
 }
 
 /// AIRUDDER `/service/cloud`: `{"data","status":"OK","code":200}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Cloud<T> {
     pub data: T,
     pub status: &'static str,
@@ -47,7 +48,7 @@ impl<T> Cloud<T> {
 }
 
 /// nxlink object result: `{"code":0,"message":"","data","traceId"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Nx<T> {
     pub code: i64,
     pub message: &'static str,
@@ -65,6 +66,36 @@ impl<T> Nx<T> {
             trace_id: request_id.0.clone(),
         }
     }
+}
+
+/// `/api/v1` error: `code` is the HTTP status, `data` is null.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct V1Error {
+    pub request_id: String,
+    pub code: u16,
+    pub message: String,
+    #[schema(value_type = Option<Object>)]
+    pub data: (),
+}
+
+/// `/service/cloud` error: `status` is the HTTP reason phrase.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CloudError {
+    #[schema(value_type = Option<Object>)]
+    pub data: (),
+    pub status: &'static str,
+    pub code: u16,
+    pub message: String,
+}
+
+/// nxlink error, sent with HTTP 200: 1001–1005 authentication, 1002 parameters,
+/// endpoint codes such as 21058, 22072; -1 otherwise.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NxError {
+    pub code: i64,
+    pub message: String,
+    #[serde(rename = "traceId")]
+    pub trace_id: String,
 }
 
 macro_rules! json_response {

@@ -13,10 +13,12 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 use tiller_core::{conversations::ConversationError, StoreError};
 
-use super::RequestId;
+use super::{
+    envelope::{CloudError, NxError, V1Error},
+    RequestId,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -204,31 +206,32 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     };
     let status = res.status();
     let body = match surface {
-        Surface::ApiV1 => json!({
-            "request_id": request_id.0,
-            "code": status.as_u16(),
-            "message": info.message,
-            "data": null,
+        Surface::ApiV1 => serde_json::to_string(&V1Error {
+            request_id: request_id.0,
+            code: status.as_u16(),
+            message: info.message.clone(),
+            data: (),
         }),
-        Surface::Cloud => json!({
-            "data": null,
-            "status": status.canonical_reason().unwrap_or("Error"),
-            "code": status.as_u16(),
-            "message": info.message,
+        Surface::Cloud => serde_json::to_string(&CloudError {
+            data: (),
+            status: status.canonical_reason().unwrap_or("Error"),
+            code: status.as_u16(),
+            message: info.message.clone(),
         }),
-        Surface::Nxlink => json!({
-            "code": info.nx_code.unwrap_or_else(|| info.kind.default_nx_code()),
-            "message": info.message,
-            "traceId": request_id.0,
+        Surface::Nxlink => serde_json::to_string(&NxError {
+            code: info.nx_code.unwrap_or_else(|| info.kind.default_nx_code()),
+            message: info.message.clone(),
+            trace_id: request_id.0,
         }),
-    };
+    }
+    .unwrap_or_default();
     // nxlink reports every client error through `code` with HTTP 200 (docs/compat.md).
     let status = if surface == Surface::Nxlink && !status.is_server_error() {
         StatusCode::OK
     } else {
         status
     };
-    let mut out = Response::new(Body::from(body.to_string()));
+    let mut out = Response::new(Body::from(body));
     *out.status_mut() = status;
     out.headers_mut().insert(
         header::CONTENT_TYPE,

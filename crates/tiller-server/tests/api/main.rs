@@ -12,6 +12,7 @@ mod envelope;
 mod files;
 mod helpers;
 mod nxlink;
+mod openapi;
 mod ops;
 mod signed;
 mod tenancy;

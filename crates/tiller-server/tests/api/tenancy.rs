@@ -94,3 +94,73 @@ async fn nxlink_routes_are_tenant_scoped() {
         .await;
     assert_eq!(reply.json()["code"], 1003);
 }
+
+/// Every chat route, called with B's credentials on A's session, answers as if the session
+/// did not exist, and changes nothing of A's.
+#[tokio::test]
+async fn chat_routes_are_tenant_scoped() {
+    let app = TestApp::spawn().await;
+    let a = app.tenant("Alpha").await;
+    let b = app.tenant("Beta").await;
+    let open = json!({"call_id":"a-1","channel":"chatbot","channel_id":"acc","user":{"id":"u"},
+        "messages":[{"type":"text","text":"hi"}]});
+    assert_eq!(
+        app.post_signed(&a, "/api/v1/channel/chatbot/message", &open.to_string())
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    for (path, body) in [
+        (
+            "/api/v1/session/message/send",
+            json!({"call_id":"a-1","sender_type":"agent","messages":[{"type":"text","text":"x"}]}),
+        ),
+        (
+            "/api/v1/session/messages",
+            json!({"call_id":"a-1","last_msg_id":"","size":10}),
+        ),
+        (
+            "/api/v1/session/message/list",
+            json!({"call_id":"a-1","size":10}),
+        ),
+        ("/api/v1/session/message/read", json!({"call_id":"a-1"})),
+        ("/api/v1/session/end", json!({"call_id":"a-1"})),
+        (
+            "/api/v1/session/report",
+            json!({"call_id":"a-1","intention":"A"}),
+        ),
+    ] {
+        let reply = app.post_signed(&b, path, &body.to_string()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            reply.text
+        );
+    }
+    let listed = app
+        .post_signed(&b, "/api/v1/session/list", r#"{"size":10}"#)
+        .await;
+    assert_eq!(listed.json()["data"], json!([]));
+
+    // A's session is untouched: open, one message, unread.
+    let mine = app
+        .post_signed(
+            &a,
+            "/api/v1/session/messages",
+            r#"{"call_id":"a-1","last_msg_id":"","size":10}"#,
+        )
+        .await;
+    let data = mine.json()["data"].clone();
+    assert_eq!(
+        data.as_array().unwrap().len(),
+        2,
+        "start + the user's message: {data}"
+    );
+    assert_eq!(data[0]["status"], "delivery");
+    let sessions = app
+        .post_signed(&a, "/api/v1/session/list", r#"{"size":10}"#)
+        .await;
+    assert_eq!(sessions.json()["data"][0]["status"], "bot");
+}

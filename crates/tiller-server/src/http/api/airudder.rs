@@ -8,12 +8,12 @@ mod messages;
 mod sessions;
 mod wire;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub fn routes(cfg: &crate::config::Config) -> Router<AppState> {
-    Router::new()
+pub fn routes(cfg: &crate::config::Config) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(auth::routes())
         .merge(company::routes())
         .merge(channel_messages::routes())

@@ -4,12 +4,12 @@ mod chat_records;
 mod records_wire;
 mod tenant;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(tenant::routes())
         .merge(chat_records::routes())
 }

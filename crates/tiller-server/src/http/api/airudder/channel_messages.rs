@@ -3,29 +3,28 @@
 //! tapped; Tiller opens the session on first contact, stores every message, then hands
 //! them to the conversation engine. Answers only once the messages are committed.
 
-use axum::{
-    extract::{Path, State},
-    routing::post,
-    Router,
-};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tiller_core::conversations::NewSession;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::wire::{self, UserIn};
 use crate::{
-    http::{auth::Signed, envelope::V1, ApiError},
+    http::{
+        auth::Signed,
+        envelope::{V1Error, V1},
+        ApiError,
+    },
     state::AppState,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/channel/{channel}/message",
-        post(receive_user_messages),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_user_messages))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct UserMessagesIn {
     pub call_id: String,
     /// Defaults to the path's channel; when given it must name the same channel.
@@ -33,16 +32,30 @@ pub struct UserMessagesIn {
     pub channel: Option<String>,
     pub channel_id: String,
     pub user: UserIn,
+    /// Flattened contents (`{"type":"text","text":"hi"}`, …), each optionally with the
+    /// integrator's own `msg_id` (retries are then idempotent) and `timestamp`.
+    #[schema(value_type = Vec<Object>)]
     pub messages: Vec<Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserMessagesOut {
     pub call_id: String,
     /// The stored ids, in the order the messages were given.
     pub msg_ids: Vec<String>,
 }
 
+/// 用户发送消息 / User send message: stores the user's messages (opening the session on
+/// first contact) and answers once they are committed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/channel/{channel}/message",
+    tag = "chat",
+    params(("channel" = String, Path, description = "The integrator's channel, e.g. huawei, chatbot, whatsapp")),
+    request_body = UserMessagesIn,
+    security(("airudder_sign" = [])),
+    responses((status = 200, body = V1<UserMessagesOut>), (status = 400, body = V1Error), (status = 401, body = V1Error))
+)]
 async fn receive_user_messages(
     State(app): State<AppState>,
     Path(path_channel): Path<String>,

@@ -8,31 +8,35 @@ use axum::{
     extract::{DefaultBodyLimit, Path, State},
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Router,
 };
 use serde::Serialize;
 use tiller_core::{
     files::{mime_type_of, FileError},
     TenantId,
 };
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    http::{auth::SignedRaw, envelope::V1, ApiError},
+    http::{
+        auth::SignedRaw,
+        envelope::{V1Error, V1},
+        ApiError,
+    },
     state::AppState,
 };
 
-pub fn routes(max_upload_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/file/upload",
-            // The upload limit replaces the general body limit on this route only.
-            post(upload_file).layer(DefaultBodyLimit::max(max_upload_bytes)),
-        )
-        .route("/files/{tenant}/{id}/{name}", get(download_file))
+pub fn routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
+    // The upload limit replaces the general body limit on the upload route only.
+    let upload = OpenApiRouter::new()
+        .routes(routes!(upload_file))
+        .layer(DefaultBodyLimit::max(max_upload_bytes));
+    OpenApiRouter::new()
+        .merge(upload)
+        .routes(routes!(download_file))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UploadOut {
     pub file_id: String,
     pub name: String,
@@ -42,6 +46,19 @@ pub struct UploadOut {
     pub url: String,
 }
 
+/// 上传文件 / Upload file: a signed multipart body with one `file` part.
+#[utoipa::path(
+    post,
+    path = "/api/v1/file/upload",
+    tag = "files",
+    request_body(content_type = "multipart/form-data", description = "One part named `file`; the signature covers the raw multipart bytes"),
+    security(("airudder_sign" = [])),
+    responses(
+        (status = 200, body = V1<UploadOut>),
+        (status = 400, body = V1Error),
+        (status = 413, description = "Larger than files.max_upload_bytes", body = V1Error),
+    )
+)]
 async fn upload_file(
     State(app): State<AppState>,
     req: SignedRaw,
@@ -115,6 +132,18 @@ fn public_base(app: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// An uploaded file; the URL from the upload API is its only credential.
+#[utoipa::path(
+    get,
+    path = "/files/{tenant}/{id}/{name}",
+    tag = "files",
+    params(
+        ("tenant" = i64, Path, description = "The owner's tenant_id"),
+        ("id" = String, Path, description = "The file_id"),
+        ("name" = String, Path, description = "The file name"),
+    ),
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = V1Error))
+)]
 async fn download_file(
     State(app): State<AppState>,
     Path((tenant, id, name)): Path<(i64, String, String)>,

@@ -1,7 +1,7 @@
 //! Messages of a session: send regular message (发送普通消息, spec §3.6), *query message
 //! list (spec §3.5), query message list, and mark user message as read.
 
-use axum::{extract::State, routing::post, Router};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tiller_core::{
@@ -9,25 +9,31 @@ use tiller_core::{
     messages::Message,
     TenantId,
 };
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::wire::{self, UserIn};
+use super::wire::{self, MessageDoc, UserIn};
 use crate::{
-    http::{auth::Signed, envelope::V1, ApiError},
+    http::{
+        auth::Signed,
+        envelope::{V1Error, V1},
+        ApiError,
+    },
     state::AppState,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/session/message/send", post(send_message))
-        .route("/api/v1/session/messages", post(list_recent_messages))
-        .route("/api/v1/session/message/list", post(list_messages))
-        .route("/api/v1/session/message/read", post(mark_messages_read))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_message))
+        .routes(routes!(list_recent_messages))
+        .routes(routes!(list_messages))
+        .routes(routes!(mark_messages_read))
 }
 
 /// Most messages one list call returns.
 pub const MAX_PAGE: u32 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 /// `channel` (e.g. `WhatsApp`) is accepted and not needed: the session knows its channel.
 pub struct SendMessageIn {
     #[serde(default)]
@@ -36,15 +42,32 @@ pub struct SendMessageIn {
     pub user: Option<UserIn>,
     #[serde(default)]
     pub call_id: Option<String>,
+    /// `agent` or `agent_system`.
     pub sender_type: String,
+    /// Exactly one: text (1–2096 characters), image, video, audio, file, location or interactive.
+    #[schema(value_type = Vec<Object>)]
     pub messages: Vec<Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SendMessageOut {
     pub msg_id: String,
 }
 
+/// 发送普通消息 / Send regular message: one agent message into an open session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/message/send",
+    tag = "chat",
+    request_body = SendMessageIn,
+    security(("airudder_sign" = [])),
+    responses(
+        (status = 200, body = V1<SendMessageOut>),
+        (status = 400, body = V1Error),
+        (status = 404, description = "Unknown call_id", body = V1Error),
+        (status = 409, description = "The session is closed", body = V1Error),
+    )
+)]
 async fn send_message(
     State(app): State<AppState>,
     req: Signed<SendMessageIn>,
@@ -96,7 +119,7 @@ async fn send_message(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ListRecentMessagesIn {
     pub call_id: String,
     /// Continue after this message; `""` starts from the newest.
@@ -109,6 +132,14 @@ pub struct ListRecentMessagesIn {
 }
 
 /// *Query message list: newest first, the last 24 hours only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/messages",
+    tag = "chat",
+    request_body = ListRecentMessagesIn,
+    security(("airudder_sign" = [])),
+    responses((status = 200, body = V1<Vec<MessageDoc>>), (status = 400, body = V1Error), (status = 404, body = V1Error))
+)]
 async fn list_recent_messages(
     State(app): State<AppState>,
     req: Signed<ListRecentMessagesIn>,
@@ -127,7 +158,7 @@ async fn list_recent_messages(
     page(&app, req.tenant.id, q, true, &req.request_id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ListMessagesIn {
     pub call_id: String,
     #[serde(default)]
@@ -139,6 +170,14 @@ pub struct ListMessagesIn {
 }
 
 /// Query message list: the whole history, in either order.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/message/list",
+    tag = "chat",
+    request_body = ListMessagesIn,
+    security(("airudder_sign" = [])),
+    responses((status = 200, body = V1<Vec<MessageDoc>>), (status = 400, body = V1Error), (status = 404, body = V1Error))
+)]
 async fn list_messages(
     State(app): State<AppState>,
     req: Signed<ListMessagesIn>,
@@ -195,7 +234,7 @@ async fn page(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct MarkReadIn {
     pub call_id: String,
     /// The user messages to mark; every unread one when left out.
@@ -203,12 +242,21 @@ pub struct MarkReadIn {
     pub msg_ids: Option<Vec<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MarkReadOut {
     /// How many messages changed to `read`.
     pub updated: u64,
 }
 
+/// 将用户消息标记为已读 / Mark user message as read.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/message/read",
+    tag = "chat",
+    request_body = MarkReadIn,
+    security(("airudder_sign" = [])),
+    responses((status = 200, body = V1<MarkReadOut>), (status = 404, body = V1Error))
+)]
 async fn mark_messages_read(
     State(app): State<AppState>,
     req: Signed<MarkReadIn>,

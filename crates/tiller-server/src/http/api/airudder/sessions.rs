@@ -2,26 +2,32 @@
 //! session ends (会话结束后上报). Paths and fields are Tiller's design in the documented
 //! conventions (docs/compat.md): the upstream pages are not public.
 
-use axum::{extract::State, routing::post, Router};
+use axum::extract::State;
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tiller_core::conversations::{EndReason, SessionQuery, SessionState};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{messages::MAX_PAGE, wire, wire::SessionOut};
 use crate::{
-    http::{auth::Signed, envelope::V1, ApiError},
+    http::{
+        auth::Signed,
+        envelope::{V1Error, V1},
+        ApiError,
+    },
     state::AppState,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/session/list", post(list_sessions))
-        .route("/api/v1/session/end", post(end_session))
-        .route("/api/v1/session/report", post(report_session))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sessions))
+        .routes(routes!(end_session))
+        .routes(routes!(report_session))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ListSessionsIn {
     #[serde(default)]
     pub channel: Option<String>,
@@ -44,6 +50,15 @@ pub struct ListSessionsIn {
     pub size: i64,
 }
 
+/// 查询会话列表 / Query conversation list: most recently started first.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/list",
+    tag = "chat",
+    request_body = ListSessionsIn,
+    security(("airudder_sign" = [])),
+    responses((status = 200, body = V1<Vec<SessionOut>>), (status = 400, body = V1Error))
+)]
 async fn list_sessions(
     State(app): State<AppState>,
     req: Signed<ListSessionsIn>,
@@ -97,7 +112,7 @@ async fn list_sessions(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct EndSessionIn {
     pub call_id: String,
     /// `session_end_reason`; `agent` when left out (the integrator's side ends it).
@@ -105,6 +120,19 @@ pub struct EndSessionIn {
     pub reason: Option<String>,
 }
 
+/// 结束会话 / End session: closes it with a `conversation.close` event.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/end",
+    tag = "chat",
+    request_body = EndSessionIn,
+    security(("airudder_sign" = [])),
+    responses(
+        (status = 200, body = V1<SessionOut>),
+        (status = 404, body = V1Error),
+        (status = 409, description = "Already closed", body = V1Error),
+    )
+)]
 async fn end_session(
     State(app): State<AppState>,
     req: Signed<EndSessionIn>,
@@ -126,13 +154,27 @@ async fn end_session(
 }
 
 /// `{"call_id": "…", …}`: every other field is the report, stored as given.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ReportIn {
     pub call_id: String,
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub report: Map<String, Value>,
 }
 
+/// 会话结束后上报 / Report after session ends: stores the integrator's report on a closed session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/report",
+    tag = "chat",
+    request_body = ReportIn,
+    security(("airudder_sign" = [])),
+    responses(
+        (status = 200, body = V1<SessionOut>),
+        (status = 404, body = V1Error),
+        (status = 409, description = "The session is still open", body = V1Error),
+    )
+)]
 async fn report_session(
     State(app): State<AppState>,
     req: Signed<ReportIn>,

@@ -8,11 +8,12 @@ use tiller_core::{
     conversations::{CallId, ChatUser, EndReason, Session, UserMessage},
     messages::Content,
 };
+use utoipa::ToSchema;
 
 use crate::http::ApiError;
 
 /// `{"id": "…", "name": "…"}`; `name` may be left out.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct UserIn {
     pub id: String,
     #[serde(default)]
@@ -78,7 +79,7 @@ pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionOut {
     pub call_id: String,
     pub channel: String,
@@ -91,6 +92,7 @@ pub struct SessionOut {
     pub session_start_time: String,
     pub session_end_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub report: Option<Value>,
 }
 
@@ -112,6 +114,29 @@ impl From<Session> for SessionOut {
             report: s.report,
         }
     }
+}
+
+/// A chat message (spec §1.3) as the list APIs return it and webhooks push it. Describes
+/// `tiller_core::messages::Message` for the OpenAPI document; the API serializes that type.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Message)]
+pub struct MessageDoc {
+    /// 32 hex; system events use long digit strings.
+    pub msg_id: String,
+    pub seat_id: Option<String>,
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// `user`, `robot`, `agent`, `agent_system`, `system` or `chatbot`.
+    pub sender_type: String,
+    /// `sent`, `delivery`, `read` or `failed`.
+    pub status: Option<String>,
+    /// `{"type": "text" | "image" | "video" | "audio" | "file" | "location" | "contacts" |
+    /// "interactive" | "button" | "template" | "system", …}`; other types are kept as given.
+    #[schema(value_type = Object)]
+    pub content: Value,
+    /// The message answered, when there is one.
+    #[schema(value_type = Option<Object>)]
+    pub reply: Option<Value>,
 }
 
 #[cfg(test)]

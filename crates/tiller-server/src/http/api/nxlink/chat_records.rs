@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use axum::{
     extract::{Query, State},
-    routing::get,
-    Extension, Json, Router,
+    Extension, Json,
 };
 use chrono::{NaiveDateTime, TimeZone as _, Utc};
 use serde::Serialize;
 use tiller_core::conversations::{CallId, ChatRecordQuery, SortOrder};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::records_wire::{ChatRecordOut, TIME_FORMAT};
 use crate::{
@@ -22,16 +23,16 @@ use crate::{
     state::AppState,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/saas/openapi/chat/records", get(list_chat_records))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_chat_records))
         .route_layer(Extension(NX_WHATSAPP_MT))
 }
 
 /// Largest `page_size` nxlink allows.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChatRecordsOut {
     pub code: i64,
     pub message: Option<String>,
@@ -47,6 +48,28 @@ fn param_error(code: i64, message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::BadRequest, message).nx_code(code)
 }
 
+/// 通过API获取聊天记录 / Chat records (bizType 2, action mt).
+#[utoipa::path(
+    get,
+    path = "/saas/openapi/chat/records",
+    tag = "nxlink",
+    params(
+        ("tenant_id" = i64, Query, description = "The caller's tenant id (21058 when missing)"),
+        ("appkey" = String, Query, description = "The tenant's app_key (21059 when missing, 22016 when wrong)"),
+        ("page_number" = u32, Query, description = "1-based"),
+        ("page_size" = u32, Query, description = "1 to 100"),
+        ("channel" = Option<u32>, Query, description = "2 (WhatsApp) or left out for every channel"),
+        ("business_channel_id" = Option<String>, Query, description = "The session's channel_id"),
+        ("customer_id" = Option<String>, Query, description = "The user's id"),
+        ("saas_conversation_id" = Option<String>, Query, description = "The session's call_id"),
+        ("agent_account" = Option<String>, Query, description = "The agent's seat_id"),
+        ("start_time" = Option<String>, Query, description = "yyyy-MM-dd HH:mm:ss, UTC"),
+        ("end_time" = Option<String>, Query, description = "yyyy-MM-dd HH:mm:ss, UTC"),
+        ("order_by" = Option<String>, Query, description = "asc or desc (default)"),
+    ),
+    security(("nxlink_sign" = [])),
+    responses((status = 200, description = "`code` 0 with the page, or an nxlink error", body = ChatRecordsOut))
+)]
 async fn list_chat_records(
     State(app): State<AppState>,
     Query(params): Query<HashMap<String, String>>,

@@ -9,6 +9,7 @@ use tiller_core::{
     files::mime_type_of,
     messages::{Content, MessageStatus, SenderType, Template},
 };
+use utoipa::ToSchema;
 
 /// nxlink's channel code for WhatsApp, the only one it defines.
 pub const WHATSAPP: i64 = 2;
@@ -16,7 +17,7 @@ pub const WHATSAPP: i64 = 2;
 /// `yyyy-MM-dd HH:mm:ss`, in UTC (docs/compat.md).
 pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChatRecordOut {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +51,7 @@ pub struct ChatRecordOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub template: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,

@@ -2,8 +2,10 @@
 //! route; Tiller adds it (docs/compat.md) so integrators can check a signature setup, and
 //! learn the `tenant_id` that the chat-records API takes, without side effects.
 
-use axum::{routing::get, Extension, Router};
+use axum::Extension;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     http::{
@@ -13,13 +15,13 @@ use crate::{
     state::AppState,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/saas/openapi/tenant/info", get(get_tenant_info))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_tenant_info))
         .route_layer(Extension(NX_WHATSAPP_MT))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TenantInfoOut {
     /// A string, as nxlink writes `tenant_id` in its records.
     pub tenant_id: String,
@@ -27,6 +29,14 @@ pub struct TenantInfoOut {
     pub name: String,
 }
 
+/// The signing tenant (bizType 2, action mt).
+#[utoipa::path(
+    get,
+    path = "/saas/openapi/tenant/info",
+    tag = "nxlink",
+    security(("nxlink_sign" = [])),
+    responses((status = 200, description = "`code` 0 on success, else an nxlink error code", body = Nx<TenantInfoOut>))
+)]
 async fn get_tenant_info(req: NxSigned) -> Nx<TenantInfoOut> {
     let t = &req.tenant;
     Nx::ok(

@@ -1,0 +1,417 @@
+//! `tiller-bench`: the load tool behind BENCHMARKS.md. One run starts the real Tiller app
+//! in-process on a fresh database (SQLite file, or a new PostgreSQL database that is dropped
+//! at the end), plus a no-I/O axum baseline, drives both over 127.0.0.1 with the same
+//! client count and bodies, and stops by itself. Results go to stdout as Markdown tables;
+//! progress goes to stderr.
+//!
+//! ```text
+//! tiller-bench inbound [--store sqlite|postgres] [--pg-url URL] [--clients 64] [--seconds 15]
+//! tiller-bench list [--store …] [--messages 1000000] [--sessions 10000] [--clients 64] [--seconds 15]
+//! ```
+//!
+//! Two runtimes split the process so the CPU table can say who used the cores: the
+//! servers run on `bench-server` threads, the load generator on `bench-client` threads.
+//! Build with `--release`; debug numbers mean nothing.
+
+#[path = "tiller_bench/cpu.rs"]
+mod cpu;
+#[path = "tiller_bench/load.rs"]
+mod load;
+#[path = "tiller_bench/preload.rs"]
+mod preload;
+#[path = "tiller_bench/report.rs"]
+mod report;
+#[path = "tiller_bench/target.rs"]
+mod target;
+
+use std::{
+    io::Write as _,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, ensure, Context as _};
+use clap::{Args, Parser, Subcommand};
+use tiller_core::{conversations::ChatRecordQuery, store::DynStore, TenantId};
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use crate::{
+    load::{Plan, Workload},
+    report::Row,
+    target::{StoreKind, Tiller},
+};
+
+const INBOUND_PATH: &str = "/api/v1/channel/chatbot/message";
+const LIST_PATH: &str = "/api/v1/session/messages";
+const BASELINE: &str = "baseline (axum, parse only)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tiller-bench",
+    about = "Load-test Tiller in-process over 127.0.0.1"
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Signed "user send message" requests, each a committed message.
+    Inbound(InboundArgs),
+    /// Pre-load a store, then query a random session's newest messages.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    store: StoreKind,
+    /// Admin URL of a PostgreSQL server on 127.0.0.1 (a fresh database is made there).
+    #[arg(long, env = "TILLER_BENCH_PG_URL")]
+    pg_url: Option<String>,
+    /// Concurrent clients, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Length of the measured window.
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+    /// Unmeasured load before the window.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// database.max_connections (default: the server's default).
+    #[arg(long)]
+    db_connections: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+struct InboundArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Distinct call_ids the requests are spread over.
+    #[arg(long, default_value_t = 10_000)]
+    call_ids: usize,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[command(flatten)]
+    common: Common,
+    /// User messages to pre-load.
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: u64,
+    /// Sessions the messages are spread over.
+    #[arg(long, default_value_t = 10_000)]
+    sessions: usize,
+}
+
+impl Common {
+    /// Keeps every run bounded in time and count, and on the loopback interface.
+    fn check(&self) -> anyhow::Result<()> {
+        ensure!(
+            (1..=1024).contains(&self.clients),
+            "--clients must be 1..=1024"
+        );
+        ensure!(
+            (1..=600).contains(&self.seconds),
+            "--seconds must be 1..=600"
+        );
+        ensure!(self.warmup <= 60, "--warmup must be at most 60");
+        if self.store == StoreKind::Postgres {
+            let raw = self
+                .pg_url
+                .as_deref()
+                .context("--store postgres needs --pg-url")?;
+            let url = url::Url::parse(raw).context("--pg-url is not a URL")?;
+            let host = url.host_str().unwrap_or_default();
+            ensure!(
+                matches!(host, "127.0.0.1" | "localhost" | "[::1]"),
+                "--pg-url must point at 127.0.0.1, not {host:?}"
+            );
+        }
+        Ok(())
+    }
+
+    fn plan(&self) -> Plan {
+        Plan {
+            clients: self.clients,
+            warmup: Duration::from_secs(self.warmup),
+            measure: Duration::from_secs(self.seconds),
+        }
+    }
+
+    fn heading(&self, scenario: &str) -> String {
+        format!(
+            "### {scenario} on {}: {} clients, {} s measured after {} s warm-up",
+            self.store.as_str(),
+            self.clients,
+            self.seconds,
+            self.warmup
+        )
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let common = match &cli.scenario {
+        Scenario::Inbound(a) => &a.common,
+        Scenario::List(a) => &a.common,
+    };
+    common.check()?;
+    if let (StoreKind::Postgres, Some(url)) = (common.store, &common.pg_url) {
+        // Read by TestDatabase::postgres; set before any thread exists.
+        std::env::set_var(tiller_store::testing::PG_URL_ENV, url);
+    }
+    let server = runtime(cpu::SERVER_THREADS)?;
+    let client = runtime(cpu::CLIENT_THREADS)?;
+    let load_before = loadavg();
+    let handle = server.handle().clone();
+    let markdown = client.block_on(async move {
+        match cli.scenario {
+            Scenario::Inbound(a) => inbound(a, handle).await,
+            Scenario::List(a) => list(a, handle).await,
+        }
+    })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{markdown}")?;
+    writeln!(
+        out,
+        "Machine: {} CPUs; load average before the run {load_before}, after {}.",
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        loadavg()
+    )?;
+    drop(client);
+    server.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}
+
+fn runtime(name: &str) -> anyhow::Result<Runtime> {
+    Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .context("building a runtime")
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "n/a".into(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
+async fn inbound(args: InboundArgs, srv: Handle) -> anyhow::Result<String> {
+    let c = &args.common;
+    ensure!(
+        (1..=1_000_000).contains(&args.call_ids),
+        "--call-ids must be 1..=1000000"
+    );
+    eprintln!("starting Tiller on {} and the baseline", c.store.as_str());
+    let tiller = srv
+        .spawn(Tiller::start(c.store, c.db_connections))
+        .await??;
+    let baseline = srv.spawn(target::start_baseline()).await??;
+    let bodies = (0..args.call_ids).map(inbound_body).collect();
+    let work = Arc::new(Workload::signed(
+        tiller.server.url(INBOUND_PATH),
+        &tiller.sign_key,
+        &tiller.sign_secret,
+        bodies,
+    ));
+    let (base, tiller_out) = measure(c, &work, &baseline.url(INBOUND_PATH)).await?;
+    let stored = srv
+        .spawn(stored_messages(tiller.store.clone(), tiller.tenant))
+        .await??;
+    baseline.stop().await?;
+    srv.spawn(tiller.stop()).await??;
+
+    let label = format!("Tiller inbound ({})", c.store.as_str());
+    let rows = [
+        Row {
+            label: &label,
+            outcome: &tiller_out,
+        },
+        Row {
+            label: BASELINE,
+            outcome: &base,
+        },
+    ];
+    let mut md = Vec::new();
+    writeln!(md, "{}\n", c.heading("inbound"))?;
+    report::throughput_table(&mut md, "requests", c.clients, &rows)?;
+    report::cpu_table(&mut md, &rows)?;
+    report::errors(&mut md, &rows)?;
+    writeln!(
+        md,
+        "Messages committed in the store after the run: {stored} (warm-up included, plus one \
+         conversation.start per session opened; {} call_ids).",
+        args.call_ids
+    )?;
+    Ok(String::from_utf8(md)?)
+}
+
+async fn list(args: ListArgs, srv: Handle) -> anyhow::Result<String> {
+    let c = &args.common;
+    ensure!(
+        (1..=10_000_000).contains(&args.messages),
+        "--messages must be 1..=10000000"
+    );
+    let sessions_u64 = u64::try_from(args.sessions)?;
+    ensure!(
+        (1..=args.messages).contains(&sessions_u64) && args.sessions <= 1_000_000,
+        "--sessions must be 1..=min(--messages, 1000000)"
+    );
+    eprintln!("starting Tiller on {} and the baseline", c.store.as_str());
+    let tiller = srv
+        .spawn(Tiller::start(c.store, c.db_connections))
+        .await??;
+    let baseline = srv.spawn(target::start_baseline()).await??;
+    eprintln!(
+        "loading {} messages over {} sessions into {}",
+        args.messages,
+        args.sessions,
+        tiller.database_url()
+    );
+    let (store, tenant) = (tiller.store.clone(), tiller.tenant);
+    let (messages, sessions) = (args.messages, args.sessions);
+    let loaded = srv
+        .spawn(async move { preload::load(&store, tenant, messages, sessions).await })
+        .await??;
+    eprintln!(
+        "loaded {} rows in {:.1} s",
+        loaded.rows,
+        loaded.elapsed.as_secs_f64()
+    );
+    let stored = srv
+        .spawn(stored_messages(tiller.store.clone(), tiller.tenant))
+        .await??;
+    let bodies = (0..args.sessions).map(list_body).collect();
+    let work = Arc::new(Workload::signed(
+        tiller.server.url(LIST_PATH),
+        &tiller.sign_key,
+        &tiller.sign_secret,
+        bodies,
+    ));
+    let page = probe(&work).await?;
+    eprintln!("probe: a query returns {page} messages");
+    let (base, tiller_out) = measure(c, &work, &baseline.url(LIST_PATH)).await?;
+    baseline.stop().await?;
+    srv.spawn(tiller.stop()).await??;
+
+    let label = format!("Tiller list ({}, {} msgs)", c.store.as_str(), args.messages);
+    let rows = [
+        Row {
+            label: &label,
+            outcome: &tiller_out,
+        },
+        Row {
+            label: BASELINE,
+            outcome: &base,
+        },
+    ];
+    let secs = loaded.elapsed.as_secs_f64();
+    let mut md = Vec::new();
+    writeln!(md, "{}\n", c.heading("list"))?;
+    writeln!(
+        md,
+        "| store | user messages | sessions | rows written | rows in store | load s | rows/s |"
+    )?;
+    writeln!(md, "|---|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        md,
+        "| {} | {} | {} | {} | {stored} | {secs:.1} | {:.0} |\n",
+        c.store.as_str(),
+        args.messages,
+        args.sessions,
+        loaded.rows,
+        report::f(loaded.rows) / secs
+    )?;
+    report::throughput_table(&mut md, "queries", c.clients, &rows)?;
+    report::cpu_table(&mut md, &rows)?;
+    report::errors(&mut md, &rows)?;
+    writeln!(
+        md,
+        "Each query: `size` 20, newest first, a uniformly random session; one page holds {page} \
+         messages."
+    )?;
+    Ok(String::from_utf8(md)?)
+}
+
+/// The baseline, then Tiller, with the same plan and bodies.
+async fn measure(
+    c: &Common,
+    work: &Arc<Workload>,
+    baseline_url: &str,
+) -> anyhow::Result<(load::Outcome, load::Outcome)> {
+    let plan = c.plan();
+    let total = plan.warmup + plan.measure;
+    eprintln!(
+        "baseline: {} clients for {} s",
+        plan.clients,
+        total.as_secs()
+    );
+    let base = load::run(work.aimed_at(baseline_url.to_owned()), plan).await?;
+    eprintln!("  {:.0}/s, {} errors", base.per_second(), base.errors);
+    eprintln!("tiller: {} clients for {} s", plan.clients, total.as_secs());
+    let started = Instant::now();
+    let out = load::run(work.clone(), plan).await?;
+    eprintln!(
+        "  {:.0}/s, {} errors ({:.1} s)",
+        out.per_second(),
+        out.errors,
+        started.elapsed().as_secs_f64()
+    );
+    Ok((base, out))
+}
+
+fn inbound_body(k: usize) -> String {
+    serde_json::json!({
+        "call_id": format!("bench-in-{k:06}"),
+        "channel": "chatbot",
+        "channel_id": "bench",
+        "user": { "id": format!("u{k}"), "name": "n" },
+        "messages": [{ "type": "text", "text": format!("hello, this is user {k}; when is my repayment due?") }],
+    })
+    .to_string()
+}
+
+fn list_body(session: usize) -> String {
+    serde_json::json!({
+        "call_id": preload::call_id(session),
+        "last_msg_id": "",
+        "size": 20,
+        "type": "single",
+    })
+    .to_string()
+}
+
+/// One list query before the run, to show that pages are full (not empty or failing).
+async fn probe(work: &Workload) -> anyhow::Result<usize> {
+    let item = work.items.first().context("no sessions")?;
+    let res = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
+        .post(&work.url)
+        .header("content-type", "application/json")
+        .header("X-AIRudder-Sign-Key", &work.sign_key)
+        .header("X-AIRudder-Sign", &item.sign)
+        .body(item.body.clone())
+        .send()
+        .await?;
+    let v: serde_json::Value = res.json().await?;
+    match v["data"].as_array() {
+        Some(page) => Ok(page.len()),
+        None => bail!("the list query failed: {v}"),
+    }
+}
+
+/// All messages of the tenant (nxlink chat records' total).
+async fn stored_messages(store: DynStore, t: TenantId) -> anyhow::Result<u64> {
+    let q = ChatRecordQuery {
+        page: 1,
+        page_size: 1,
+        ..ChatRecordQuery::default()
+    };
+    Ok(store.chat_records(t, &q).await?.0)
+}

@@ -1,0 +1,91 @@
+//! The OpenAPI document: served at /openapi.json, generated from the code, committed as
+//! docs/openapi.json. Regenerate after an API change with
+//! `UPDATE_OPENAPI=1 cargo test -p tiller-server --test api openapi`.
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+
+/// Every route the server has, by method and path template.
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("post", "/service/cloud/auth"),
+    ("get", "/service/cloud/company/info"),
+    ("post", "/api/v1/company/info"),
+    ("post", "/api/v1/channel/{channel}/message"),
+    ("post", "/api/v1/session/message/send"),
+    ("post", "/api/v1/session/messages"),
+    ("post", "/api/v1/session/message/list"),
+    ("post", "/api/v1/session/message/read"),
+    ("post", "/api/v1/session/list"),
+    ("post", "/api/v1/session/end"),
+    ("post", "/api/v1/session/report"),
+    ("post", "/api/v1/file/upload"),
+    ("get", "/files/{tenant}/{id}/{name}"),
+    ("get", "/saas/openapi/tenant/info"),
+    ("get", "/saas/openapi/chat/records"),
+];
+
+#[tokio::test]
+async fn the_served_document_is_the_committed_one() {
+    let app = TestApp::spawn().await;
+    let reply = app.get("/openapi.json").await;
+    assert_eq!(reply.status, 200);
+    let served = reply.json();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        let pretty = serde_json::to_string_pretty(&served).unwrap();
+        std::fs::write(COMMITTED, pretty + "\n").unwrap();
+    }
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(COMMITTED).unwrap())
+        .expect("docs/openapi.json is JSON");
+    assert!(
+        served == committed,
+        "docs/openapi.json has drifted from the code; regenerate it with \
+         UPDATE_OPENAPI=1 cargo test -p tiller-server --test api openapi"
+    );
+}
+
+#[tokio::test]
+async fn every_route_is_described_with_its_security() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        described,
+        ROUTES.len(),
+        "every route and only these: {:?}",
+        paths.keys()
+    );
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    for (method, path) in ROUTES {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not described");
+        assert!(
+            op["responses"]["200"].is_object(),
+            "{method} {path} has no 200 response"
+        );
+        for requirement in op["security"].as_array().into_iter().flatten() {
+            for name in requirement.as_object().unwrap().keys() {
+                assert!(
+                    schemes.contains_key(name),
+                    "{method} {path} names unknown scheme {name}"
+                );
+            }
+        }
+        let signed = path.starts_with("/api/v1")
+            || path.starts_with("/saas")
+            || *path == "/service/cloud/company/info";
+        assert_eq!(
+            op["security"].is_array(),
+            signed,
+            "{method} {path}: security requirement"
+        );
+    }
+}
