@@ -6,11 +6,13 @@
 //! [`EndReason`]. Every state change is recorded as a `system` message in the session, in
 //! the same transaction as the change.
 
+mod events;
 mod ids;
 mod queries;
 mod service;
 mod session;
 
+pub use events::message_send_event;
 pub use ids::{CallId, CallIdError};
 pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
 pub use service::{

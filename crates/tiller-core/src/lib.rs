@@ -14,6 +14,7 @@ pub mod secret;
 pub mod signing;
 pub mod store;
 pub mod tenant;
+pub mod webhooks;
 
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use error::{StoreError, StoreResult};

@@ -17,7 +17,11 @@ use crate::{
     },
     messages::Message,
     tenant::{NewTenant, Tenant},
-    StoreResult, TenantId,
+    webhooks::{
+        AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealth, EndpointPatch, EventQuery,
+        EventRecord, EventSummary, NewEndpoint, NewEvent, OutboxStats, Outcome,
+    },
+    Secret, StoreResult, TenantId,
 };
 
 #[async_trait::async_trait]
@@ -63,13 +67,15 @@ pub trait ConversationStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound>;
 
-    /// Appends one message to a session that is not closed. `NotFound` for an unknown
+    /// Appends one message to a session that is not closed, and enqueues `events` (see
+    /// [`WebhookStore::enqueue`]) in the same transaction. `NotFound` for an unknown
     /// session, `Rejected` for a closed one, `Conflict("msg_id")` for a reused id.
     async fn append_message(
         &self,
         t: TenantId,
         call_id: &CallId,
         message: &Message,
+        events: &[NewEvent],
         now: DateTime<Utc>,
     ) -> StoreResult<StoredMessage>;
 
@@ -122,6 +128,100 @@ pub trait ConversationStore: Send + Sync {
     ) -> StoreResult<(u64, Vec<ChatRecord>)>;
 }
 
+/// Webhook endpoints, the outbox, deliveries and the attempt log.
+#[async_trait::async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_endpoint(
+        &self,
+        t: TenantId,
+        new: &NewEndpoint,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Endpoint>;
+    async fn endpoint(&self, t: TenantId, id: &str) -> StoreResult<Endpoint>;
+    /// Oldest first.
+    async fn endpoints(&self, t: TenantId) -> StoreResult<Vec<Endpoint>>;
+    async fn update_endpoint(
+        &self,
+        t: TenantId,
+        id: &str,
+        patch: &EndpointPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Endpoint>;
+    /// Makes `secret` the newest; the older ones stay active until `old_until`.
+    async fn rotate_secret(
+        &self,
+        t: TenantId,
+        id: &str,
+        secret: &Secret,
+        old_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Endpoint>;
+
+    /// Writes the events and, in the same transaction, one pending delivery per endpoint of
+    /// the tenant that wants the event's type. A disabled endpoint's deliveries wait until
+    /// it is enabled again.
+    async fn enqueue(
+        &self,
+        t: TenantId,
+        events: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<EventRecord>>;
+
+    /// Leases up to `limit` deliveries (of any tenant) that are due at `now` and not leased,
+    /// to enabled endpoints, oldest first, counting the attempt. A delivery is held back
+    /// while an earlier pending delivery with the same ordering key goes to the same
+    /// endpoint, so one session's events arrive in order.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+
+    /// Logs the attempt and applies its outcome: the delivery's state or next attempt, the
+    /// endpoint's failure run, and (when the delivery ends) the event's message statuses.
+    /// Returns `false`, changing nothing but the log, when the delivery has since been
+    /// claimed again (the lease expired).
+    async fn finish_attempt(
+        &self,
+        attempt: &AttemptRecord,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Disables every endpoint failing since `cutoff` or earlier, enqueueing an
+    /// `endpoint.disabled` event for its tenant; returns the endpoints disabled.
+    async fn disable_failing_endpoints(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Endpoint>>;
+
+    /// Newest first.
+    async fn list_events(&self, t: TenantId, q: &EventQuery) -> StoreResult<Vec<EventSummary>>;
+    /// The event's attempts, oldest first. `NotFound` for an unknown event.
+    async fn attempts(&self, t: TenantId, event_id: &str) -> StoreResult<Vec<AttemptRecord>>;
+    /// Sends the event again to its endpoints: every delivery is pending from `now` with
+    /// its attempts reset. Returns the deliveries reset; `NotFound` for an unknown event.
+    async fn replay_event(
+        &self,
+        t: TenantId,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Replays every dead delivery of events created in `[from, to]`.
+    async fn replay_dead(
+        &self,
+        t: TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    async fn endpoint_health(&self, t: TenantId) -> StoreResult<Vec<EndpointHealth>>;
+    /// Pending deliveries, and how many of them are leased at `now`.
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> StoreResult<OutboxStats>;
+}
+
 /// What `/readyz` asks of the database.
 #[async_trait::async_trait]
 pub trait HealthStore: Send + Sync {
@@ -143,7 +243,7 @@ impl MigrationStatus {
     }
 }
 
-pub trait Store: TenantStore + TokenStore + ConversationStore + HealthStore {
+pub trait Store: TenantStore + TokenStore + ConversationStore + WebhookStore + HealthStore {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 }

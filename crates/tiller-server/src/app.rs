@@ -6,15 +6,35 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context as _;
 use tiller_core::{
     conversations::{Conversations, RecordOnly},
+    webhooks::OutboxWaker,
     SharedClock,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Notify};
+use tokio_util::sync::CancellationToken;
 
-use crate::{config::Config, files::LocalFiles, http, metrics::Metrics, state::AppState};
+use crate::{
+    config::Config,
+    files::LocalFiles,
+    http,
+    metrics::Metrics,
+    outbound::{AddressGuard, OutboundClient},
+    state::AppState,
+    workers::OutboxWorker,
+};
 
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    outbox: Arc<OutboxWorker>,
+}
+
+/// Wakes the local delivery worker when this node enqueues events.
+struct NotifyWaker(Arc<Notify>);
+
+impl OutboxWaker for NotifyWaker {
+    fn wake(&self) {
+        self.0.notify_one();
+    }
 }
 
 impl App {
@@ -30,16 +50,40 @@ impl App {
             .await
             .with_context(|| format!("binding {}", cfg.server.listen))?;
         let files = Arc::new(LocalFiles::new(&cfg.files.dir));
-        let conversations = Conversations::new(store.clone(), clock.clone(), Arc::new(RecordOnly));
+        let wake = Arc::new(Notify::new());
+        let conversations = Conversations::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(RecordOnly),
+            Arc::new(NotifyWaker(wake.clone())),
+        );
+        let client = OutboundClient::new(
+            AddressGuard::new(cfg.allowed_networks()?),
+            cfg.outbound.max_response_bytes,
+        )?;
+        let cfg = Arc::new(cfg);
+        let metrics = Arc::new(Metrics::new());
+        let outbox = Arc::new(OutboxWorker::new(
+            store.clone(),
+            clock.clone(),
+            client,
+            cfg.clone(),
+            metrics.clone(),
+            wake,
+        ));
         let state = AppState {
-            conversations,
-            files,
             store,
             clock,
-            cfg: Arc::new(cfg),
-            metrics: Arc::new(Metrics::new()),
+            cfg,
+            metrics,
+            conversations,
+            files,
         };
-        Ok(App { listener, state })
+        Ok(App {
+            listener,
+            state,
+            outbox,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -52,6 +96,11 @@ impl App {
         &self.state
     }
 
+    /// The webhook delivery worker; tests drive it with `tick()` when `webhooks.worker` is off.
+    pub fn outbox_worker(&self) -> Arc<OutboxWorker> {
+        self.outbox.clone()
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run(
         self,
@@ -62,13 +111,25 @@ impl App {
             backend = self.state.store.backend(),
             "tiller is serving"
         );
+        let stop = CancellationToken::new();
+        let worker = self
+            .state
+            .cfg
+            .webhooks
+            .worker
+            .then(|| tokio::spawn(self.outbox.clone().run(stop.clone())));
         let router = http::router(self.state);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        // Requests have drained; let the worker record the attempts it has in flight.
+        stop.cancel();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         tracing::info!("tiller stopped");
-        Ok(())
+        served
     }
 }
 

@@ -18,6 +18,8 @@ use tiller_core::{
     Clock as _, StoreError, SystemClock,
 };
 
+mod webhook;
+
 use crate::{
     app::{shutdown_signal, App},
     config::{Config, LogConfig, LogFormat, Overrides},
@@ -44,6 +46,9 @@ pub enum Command {
     /// Create and list tenants (companies) and their credentials.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage webhook endpoints, inspect deliveries and replay events.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Compute request signatures, so a person with curl can call the signed APIs.
     #[command(subcommand)]
     Sign(SignCommand),
@@ -160,6 +165,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load(&db, None)?;
             quiet_logs();
             list_tenants(&open_store(&cfg).await?).await
+        }
+        Command::Webhook(cmd) => {
+            let cfg = load(cmd.db(), None)?;
+            quiet_logs();
+            let store = open_store(&cfg).await?;
+            say(&webhook::run(cmd, &store).await?)
         }
         Command::Sign(cmd) => say(&sign(cmd)?),
         Command::Config(ConfigCommand::Print { db }) => {

@@ -10,12 +10,18 @@ use figment::{
     Figment,
 };
 use serde::{Deserialize, Serialize};
+use tiller_core::{
+    webhooks::schedule::{parse_delays, RetryPolicy},
+    TenantId,
+};
 
 pub const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
 /// Top-level sections; environment variables outside them (say `TILLER_TEST_PG_URL`)
 /// are not configuration and are ignored.
-const SECTIONS: [&str; 5] = ["server", "database", "files", "auth", "log"];
+const SECTIONS: [&str; 7] = [
+    "server", "database", "files", "outbound", "webhooks", "auth", "log",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +29,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub files: FilesConfig,
+    pub outbound: OutboundConfig,
+    pub webhooks: WebhooksConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
 }
@@ -40,6 +48,47 @@ pub struct ServerConfig {
 pub struct FilesConfig {
     pub dir: std::path::PathBuf,
     pub max_upload_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Comma-separated CIDRs allowed despite being loopback, private or link-local.
+    #[serde(deserialize_with = "comma_list")]
+    pub allowed_networks: String,
+    pub max_response_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Comma-separated humantime delays, e.g. `1m,1m,1m,1m,1m`.
+    #[serde(deserialize_with = "comma_list")]
+    pub retry_schedule: String,
+    /// tenant_id → a schedule in the same form.
+    pub tenant_retry_schedules: std::collections::BTreeMap<String, String>,
+    pub jitter: f64,
+    pub timeout_secs: u64,
+    pub disable_after: String,
+    pub secret_rotation_grace: String,
+    pub concurrency: usize,
+    pub poll_interval_ms: u64,
+    pub worker: bool,
+}
+
+/// Accepts `"a,b"` or `["a", "b"]` (TOML lists, or env values figment read as lists) and
+/// keeps the comma-separated form.
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Text(String),
+        List(Vec<String>),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::Text(s) => s,
+        Form::List(items) => items.join(","),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +184,27 @@ impl Config {
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be positive");
         }
+        self.allowed_networks()
+            .context("outbound.allowed_networks")?;
+        self.retry_policy(None).context("webhooks.retry_schedule")?;
+        for (tenant, schedule) in &self.webhooks.tenant_retry_schedules {
+            tenant
+                .parse::<i64>()
+                .context("webhooks.tenant_retry_schedules keys are tenant ids")?;
+            parse_delays(schedule)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("webhooks.tenant_retry_schedules.{tenant}"))?;
+        }
+        if !(0.0..1.0).contains(&self.webhooks.jitter) {
+            bail!("webhooks.jitter must be in [0, 1)");
+        }
+        humantime::parse_duration(&self.webhooks.disable_after)
+            .context("webhooks.disable_after")?;
+        humantime::parse_duration(&self.webhooks.secret_rotation_grace)
+            .context("webhooks.secret_rotation_grace")?;
+        if self.webhooks.concurrency == 0 || self.webhooks.timeout_secs == 0 {
+            bail!("webhooks.concurrency and webhooks.timeout_secs must be positive");
+        }
         Ok(())
     }
 
@@ -144,6 +214,32 @@ impl Config {
         let mut cfg = self.clone();
         cfg.database.url = redact_url_password(&cfg.database.url);
         cfg
+    }
+
+    /// The networks outbound HTTP may reach although they are not public.
+    pub fn allowed_networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.outbound
+            .allowed_networks
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| format!("{s:?} is not a CIDR"))
+            })
+            .collect()
+    }
+
+    /// The retry policy of a tenant: its own schedule if configured, else the default.
+    pub fn retry_policy(&self, tenant: Option<TenantId>) -> anyhow::Result<RetryPolicy> {
+        let raw = tenant
+            .and_then(|t| self.webhooks.tenant_retry_schedules.get(&t.to_string()))
+            .unwrap_or(&self.webhooks.retry_schedule);
+        Ok(RetryPolicy {
+            delays: parse_delays(raw).map_err(anyhow::Error::msg)?,
+            jitter: self.webhooks.jitter,
+        })
     }
 
     pub fn token_ttl(&self) -> chrono::Duration {
@@ -212,6 +308,47 @@ mod tests {
             assert!(Config::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure signature")]
+    fn outbound_and_webhook_keys_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "TILLER_OUTBOUND__ALLOWED_NETWORKS",
+                "127.0.0.1/32,10.0.0.0/8",
+            );
+            jail.set_env("TILLER_WEBHOOKS__RETRY_SCHEDULE", "1s,1s,2s");
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(cfg.allowed_networks().unwrap().len(), 2);
+            let policy = cfg.retry_policy(None).unwrap();
+            assert_eq!(
+                policy.delays,
+                vec![
+                    std::time::Duration::from_secs(1),
+                    std::time::Duration::from_secs(1),
+                    std::time::Duration::from_secs(2)
+                ]
+            );
+            jail.set_env("TILLER_OUTBOUND__ALLOWED_NETWORKS", "not-a-cidr");
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tenants_may_have_their_own_retry_schedule() {
+        let mut cfg = Config::defaults();
+        cfg.webhooks
+            .tenant_retry_schedules
+            .insert("7".into(), "5s".into());
+        cfg.validate().unwrap();
+        assert_eq!(cfg.retry_policy(Some(TenantId(7))).unwrap().delays.len(), 1);
+        assert_eq!(cfg.retry_policy(Some(TenantId(8))).unwrap().delays.len(), 5);
+        cfg.webhooks
+            .tenant_retry_schedules
+            .insert("x".into(), "5s".into());
+        assert!(cfg.validate().is_err());
     }
 
     #[test]

@@ -7,8 +7,10 @@ pub mod config;
 pub mod files;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod state;
 pub mod telemetry;
+pub mod workers;
 
 pub use app::App;
 pub use config::Config;

@@ -8,6 +8,7 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::Family,
+        gauge::Gauge,
         histogram::{exponential_buckets, Histogram},
     },
     registry::{Registry, Unit},
@@ -18,6 +19,14 @@ pub mod names {
     pub const HTTP_REQUESTS: &str = "tiller_http_requests";
     /// Exposed with the unit suffix: `tiller_http_request_duration_seconds`.
     pub const HTTP_REQUEST_DURATION: &str = "tiller_http_request_duration";
+    pub const OUTBOX_PENDING: &str = "tiller_outbox_pending";
+    pub const OUTBOX_IN_FLIGHT: &str = "tiller_outbox_in_flight";
+    /// Exposed as `tiller_outbox_attempts_total{outcome}`.
+    pub const OUTBOX_ATTEMPTS: &str = "tiller_outbox_attempts";
+    /// Exposed with the unit suffix: `tiller_outbox_attempt_duration_seconds`.
+    pub const OUTBOX_ATTEMPT_DURATION: &str = "tiller_outbox_attempt_duration";
+    /// Exposed with the unit suffix: `tiller_outbox_enqueue_to_first_attempt_seconds`.
+    pub const OUTBOX_ENQUEUE_TO_FIRST_ATTEMPT: &str = "tiller_outbox_enqueue_to_first_attempt";
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,12 +42,27 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
 type HistogramMaker = fn() -> Histogram;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
 
 pub struct Metrics {
     registry: Mutex<Registry>,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, HistogramMaker>,
+    outbox_pending: Gauge,
+    outbox_in_flight: Gauge,
+    outbox_attempts: Family<OutcomeLabels, Counter>,
+    outbox_attempt_duration: Histogram,
+    outbox_enqueue_to_first_attempt: Histogram,
 }
 
 impl Default for Metrics {
@@ -56,19 +80,55 @@ impl Metrics {
             "HTTP requests by method, matched route template and status",
             requests.clone(),
         );
-        // 0.5 ms … ~16 s.
         let durations: Family<RouteLabels, Histogram, HistogramMaker> =
-            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+            Family::new_with_constructor(latency_histogram);
         registry.register_with_unit(
             names::HTTP_REQUEST_DURATION,
             "HTTP request latency by method and matched route template",
             Unit::Seconds,
             durations.clone(),
         );
+        let outbox_pending = Gauge::default();
+        registry.register(
+            names::OUTBOX_PENDING,
+            "Webhook deliveries not yet delivered or dead",
+            outbox_pending.clone(),
+        );
+        let outbox_in_flight = Gauge::default();
+        registry.register(
+            names::OUTBOX_IN_FLIGHT,
+            "Webhook deliveries leased to a worker",
+            outbox_in_flight.clone(),
+        );
+        let outbox_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            names::OUTBOX_ATTEMPTS,
+            "Webhook delivery attempts by outcome",
+            outbox_attempts.clone(),
+        );
+        let outbox_attempt_duration = latency_histogram();
+        registry.register_with_unit(
+            names::OUTBOX_ATTEMPT_DURATION,
+            "Time from sending a webhook to its answer",
+            Unit::Seconds,
+            outbox_attempt_duration.clone(),
+        );
+        let outbox_enqueue_to_first_attempt = latency_histogram();
+        registry.register_with_unit(
+            names::OUTBOX_ENQUEUE_TO_FIRST_ATTEMPT,
+            "Time from writing an event to its first delivery attempt",
+            Unit::Seconds,
+            outbox_enqueue_to_first_attempt.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
             durations,
+            outbox_pending,
+            outbox_in_flight,
+            outbox_attempts,
+            outbox_attempt_duration,
+            outbox_enqueue_to_first_attempt,
         }
     }
 
@@ -87,6 +147,27 @@ impl Metrics {
                 route,
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_webhook_attempt(&self, outcome: &str, elapsed: Duration) {
+        self.outbox_attempts
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.outbox_attempt_duration.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_enqueue_to_first_attempt(&self, waited: Duration) {
+        self.outbox_enqueue_to_first_attempt
+            .observe(waited.as_secs_f64());
+    }
+
+    pub fn set_outbox(&self, pending: u64, in_flight: u64) {
+        self.outbox_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.outbox_in_flight
+            .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
     }
 
     /// The OpenMetrics text exposition.

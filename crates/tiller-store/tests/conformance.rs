@@ -29,6 +29,8 @@ macro_rules! on_every_backend {
 // binary of its own.
 #[path = "conformance/conversations.rs"]
 mod conversations;
+#[path = "conformance/webhooks.rs"]
+mod webhooks;
 
 async fn open(db: &TestDatabase) -> DynStore {
     connect(&db.url, &ConnectOptions::default())

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::{
-    system_message, CallId, EndReason, Inbound, MessageQuery, NewSession, Session, SessionQuery,
-    StoredMessage,
+    message_send_event, system_message, CallId, EndReason, Inbound, MessageQuery, NewSession,
+    Session, SessionQuery, StoredMessage,
 };
 use crate::{
     messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
     store::DynStore,
+    tenant::Tenant,
+    webhooks::OutboxWaker,
     SharedClock, StoreError, TenantId,
 };
 
@@ -76,14 +78,21 @@ pub struct Conversations {
     store: DynStore,
     clock: SharedClock,
     engine: Arc<dyn ConversationEngine>,
+    outbox: Arc<dyn OutboxWaker>,
 }
 
 impl Conversations {
-    pub fn new(store: DynStore, clock: SharedClock, engine: Arc<dyn ConversationEngine>) -> Self {
+    pub fn new(
+        store: DynStore,
+        clock: SharedClock,
+        engine: Arc<dyn ConversationEngine>,
+        outbox: Arc<dyn OutboxWaker>,
+    ) -> Self {
         Self {
             store,
             clock,
             engine,
+            outbox,
         }
     }
 
@@ -131,15 +140,17 @@ impl Conversations {
         Ok(inbound)
     }
 
-    /// Sends one agent-side message into an open session (spec §3.6).
+    /// Sends one agent-side message into an open session (spec §3.6) and, in the same
+    /// transaction, the `message.send` event that hands it to the integrator's channel.
     pub async fn send(
         &self,
-        t: TenantId,
+        tenant: &Tenant,
         call_id: &CallId,
         sender: AgentSender,
         content: Content,
     ) -> Result<StoredMessage> {
         validate_agent_content(&content)?;
+        let session = self.session(tenant.id, call_id).await?;
         let now = self.clock.now();
         let message = Message {
             msg_id: super::new_msg_id(),
@@ -154,10 +165,14 @@ impl Conversations {
             reply: None,
             extra: serde_json::Map::new(),
         };
-        self.store
-            .append_message(t, call_id, &message, now)
+        let event = message_send_event(&tenant.company, &session, std::slice::from_ref(&message));
+        let stored = self
+            .store
+            .append_message(tenant.id, call_id, &message, &[event], now)
             .await
-            .map_err(|e| store_error(e, call_id))
+            .map_err(|e| store_error(e, call_id))?;
+        self.outbox.wake();
+        Ok(stored)
     }
 
     pub async fn session(&self, t: TenantId, call_id: &CallId) -> Result<Session> {

@@ -2,6 +2,7 @@
 
 pub mod airudder;
 pub mod nxlink;
+pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -11,4 +12,5 @@ pub fn routes(cfg: &crate::config::Config) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(airudder::routes(cfg))
         .merge(nxlink::routes())
+        .merge(webhooks::routes())
 }

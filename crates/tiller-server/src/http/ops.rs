@@ -69,6 +69,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// route template and status.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
+    match state.store.outbox_stats(state.clock.now()).await {
+        Ok(outbox) => state.metrics.set_outbox(outbox.pending, outbox.in_flight),
+        Err(e) => tracing::warn!(error = ?e, "reading outbox gauges failed"),
+    }
     match state.metrics.encode() {
         Ok(text) => (
             [(

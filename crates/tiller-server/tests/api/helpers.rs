@@ -10,7 +10,7 @@ use tiller_core::{
     tenant::NewTenant,
     Clock as _, TenantId,
 };
-use tiller_server::{state::AppState, App, Config};
+use tiller_server::{state::AppState, workers::OutboxWorker, App, Config};
 use tiller_store::testing::TestDatabase;
 use tiller_testkit::ManualClock;
 use tokio::sync::oneshot;
@@ -20,6 +20,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub state: AppState,
+    pub outbox: Arc<OutboxWorker>,
     shutdown: Option<oneshot::Sender<()>>,
     _db: TestDatabase,
     _files: tempfile::TempDir,
@@ -58,20 +59,34 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// An app whose manual clock starts at `start`.
+    pub async fn spawn_at(start: chrono::DateTime<chrono::Utc>) -> TestApp {
+        Self::spawn_clocked(ManualClock::at(start), |_| {}).await
+    }
+
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_clocked(ManualClock::new(), tweak).await
+    }
+
+    async fn spawn_clocked(clock: ManualClock, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDatabase::from_env().await;
         let mut cfg = Config::defaults();
         cfg.server.listen = "127.0.0.1:0".parse().unwrap();
         cfg.database.url.clone_from(&db.url);
         let files = tempfile::tempdir().unwrap();
         cfg.files.dir = files.path().to_owned();
+        // Tests step the delivery worker themselves, reach receivers on loopback and want
+        // exact retry times.
+        cfg.webhooks.worker = false;
+        cfg.outbound.allowed_networks = "127.0.0.1/32".into();
+        cfg.webhooks.jitter = 0.0;
         tweak(&mut cfg);
-        let clock = ManualClock::new();
         let app = App::build(cfg, Arc::new(clock.clone()))
             .await
             .expect("app builds");
         let addr = app.local_addr();
         let state = app.state().clone();
+        let outbox = app.outbox_worker();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -81,10 +96,16 @@ impl TestApp {
             client: reqwest::Client::new(),
             clock,
             state,
+            outbox,
             shutdown: Some(tx),
             _db: db,
             _files: files,
         }
+    }
+
+    /// One pass of the webhook delivery worker; returns how many deliveries it attempted.
+    pub async fn deliver(&self) -> usize {
+        self.outbox.tick(1000).await.expect("delivery pass")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -17,3 +17,4 @@ mod ops;
 mod signed;
 mod tenancy;
 mod token;
+mod webhooks;

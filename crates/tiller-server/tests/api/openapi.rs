@@ -29,6 +29,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/files/{tenant}/{id}/{name}"),
     ("get", "/saas/openapi/tenant/info"),
     ("get", "/saas/openapi/chat/records"),
+    ("post", "/api/v1/webhook/endpoint/create"),
+    ("post", "/api/v1/webhook/endpoint/list"),
+    ("post", "/api/v1/webhook/endpoint/update"),
+    ("post", "/api/v1/webhook/endpoint/rotate_secret"),
+    ("post", "/api/v1/webhook/endpoint/health"),
+    ("post", "/api/v1/webhook/event/list"),
+    ("post", "/api/v1/webhook/event/attempts"),
+    ("post", "/api/v1/webhook/event/replay"),
 ];
 
 #[tokio::test]

@@ -12,10 +12,11 @@ use tiller_core::{
     },
     messages::Message,
     store::ConversationStore,
+    webhooks::NewEvent,
     StoreError, StoreResult, TenantId,
 };
 
-use super::PgStore;
+use super::{webhooks::enqueue_events, PgStore};
 use crate::{
     error::store_error,
     rows::{
@@ -274,12 +275,14 @@ impl ConversationStore for PgStore {
         t: TenantId,
         call_id: &CallId,
         message: &Message,
+        events: &[NewEvent],
         now: DateTime<Utc>,
     ) -> StoreResult<StoredMessage> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         session_in_state(&mut tx, t, call_id, false, "session is closed").await?;
         let stored = insert_new_message(&mut tx, t, call_id, message, now).await?;
         touch(&mut tx, t, call_id, now).await?;
+        enqueue_events(&mut tx, t, events, now).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(stored)
     }

@@ -13,6 +13,7 @@ use tiller_core::{
     messages::{Content, Message, SystemEventKind},
     store::DynStore,
     tenant::NewTenant,
+    webhooks::NewEvent,
     Clock, StoreError, StoreResult, TenantId,
 };
 use tiller_testkit::ManualClock;
@@ -59,8 +60,18 @@ impl Scope {
     }
 
     pub async fn append(&self, call_id: &str, m: &Message) -> StoreResult<StoredMessage> {
+        self.append_with(call_id, m, &[]).await
+    }
+
+    /// Appends `m` and enqueues `events` in the same transaction.
+    pub async fn append_with(
+        &self,
+        call_id: &str,
+        m: &Message,
+        events: &[NewEvent],
+    ) -> StoreResult<StoredMessage> {
         self.store
-            .append_message(self.id, &call(call_id), m, self.now())
+            .append_message(self.id, &call(call_id), m, events, self.now())
             .await
     }
 

@@ -14,7 +14,7 @@ use super::{open, TestDatabase};
 use fixtures::{call, conflict, ids, message, not_found, rejected, session, user, Scope};
 
 #[path = "conversation_fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 
 on_every_backend!(inbound_opens_once_and_is_idempotent, inbound_story);
 on_every_backend!(append_checks_session_and_msg_id, append_story);

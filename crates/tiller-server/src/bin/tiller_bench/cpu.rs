@@ -1,8 +1,10 @@
 //! Where the CPU went during a measured window, read from `/proc` (Linux only; elsewhere
-//! every figure is absent). Threads are grouped by name: the server runtime's workers are
-//! named [`SERVER_THREADS`], the load generator's [`CLIENT_THREADS`], and sqlx's SQLite
-//! connection threads `sqlx-sqlite-worker-N`. The machine-wide figure shows how much went to
-//! other processes (PostgreSQL, or whatever else the machine was doing).
+//! every figure is zero or absent). Threads are grouped by name: the server runtime's
+//! workers are named [`SERVER_THREADS`], the load generator's [`CLIENT_THREADS`], and
+//! sqlx's SQLite connection threads `sqlx-sqlite-worker-N` (one per pooled connection, the
+//! writer included). The machine-wide figures show what went to interrupts (loopback TCP
+//! is processed in softirq) and to other processes (PostgreSQL, or whatever else the
+//! machine was doing).
 
 use std::{collections::BTreeMap, fs, time::Instant};
 
@@ -10,17 +12,28 @@ use std::{collections::BTreeMap, fs, time::Instant};
 pub const SERVER_THREADS: &str = "bench-server";
 /// Thread name of the runtime that runs the load generator.
 pub const CLIENT_THREADS: &str = "bench-client";
+const SQLITE: &str = "sqlite";
+const OTHER: &str = "other";
 
-/// Linux reports per-thread CPU in `USER_HZ` ticks, 100 a second on every mainstream build.
+/// Linux reports CPU time in `USER_HZ` ticks, 100 a second on every mainstream build.
 const TICKS_PER_SEC: f64 = 100.0;
 
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     at: Instant,
-    /// Ticks by thread group.
-    groups: BTreeMap<&'static str, u64>,
-    /// Busy and total ticks of the whole machine, all CPUs.
-    machine: Option<(u64, u64)>,
+    /// Ticks by thread id, with the thread's group.
+    threads: BTreeMap<u64, (&'static str, u64)>,
+    machine: Option<Machine>,
+}
+
+/// Ticks of the whole machine, all CPUs together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Machine {
+    /// Everything but idle and iowait, interrupts included.
+    busy: u64,
+    /// irq + softirq.
+    irq: u64,
+    total: u64,
 }
 
 /// CPU use over a window, in cores (CPU-seconds per wall-second).
@@ -28,10 +41,14 @@ pub struct Snapshot {
 pub struct Split {
     pub server: f64,
     pub sqlite: f64,
+    /// The busiest single SQLite connection thread; on SQLite inbound that is the writer.
+    pub sqlite_busiest: f64,
     pub client: f64,
     pub other_threads: f64,
-    /// Busy cores machine-wide, including this process.
+    /// Busy cores machine-wide, this process and interrupts included.
     pub machine_busy: Option<f64>,
+    /// Interrupt and softirq time machine-wide.
+    pub machine_irq: Option<f64>,
     pub machine_cores: Option<f64>,
 }
 
@@ -40,30 +57,34 @@ impl Split {
         self.server + self.sqlite + self.client + self.other_threads
     }
 
-    /// Busy cores outside this process (PostgreSQL, other users of the machine).
-    pub fn outside(&self) -> Option<f64> {
-        self.machine_busy.map(|m| (m - self.process()).max(0.0))
+    /// Busy cores in other processes (PostgreSQL, other users of the machine): what the
+    /// machine did beyond this process's threads and interrupt handling.
+    pub fn other_processes(&self) -> Option<f64> {
+        let (busy, irq) = (self.machine_busy?, self.machine_irq?);
+        Some((busy - irq - self.process()).max(0.0))
     }
 }
 
 pub fn snapshot() -> Snapshot {
-    let mut groups = BTreeMap::new();
+    let mut threads = BTreeMap::new();
     if let Ok(tasks) = fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {
-            let dir = task.path();
-            let name = fs::read_to_string(dir.join("comm")).unwrap_or_default();
-            let Some(ticks) = fs::read_to_string(dir.join("stat"))
-                .ok()
-                .and_then(|s| thread_ticks(&s))
-            else {
+            let Some(tid) = task.file_name().to_str().and_then(|s| s.parse().ok()) else {
                 continue;
             };
-            *groups.entry(group_of(name.trim())).or_insert(0) += ticks;
+            let dir = task.path();
+            let name = fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if let Some(ticks) = fs::read_to_string(dir.join("stat"))
+                .ok()
+                .and_then(|s| thread_ticks(&s))
+            {
+                threads.insert(tid, (group_of(name.trim()), ticks));
+            }
         }
     }
     Snapshot {
         at: Instant::now(),
-        groups,
+        threads,
         machine: fs::read_to_string("/proc/stat")
             .ok()
             .and_then(|s| machine_ticks(&s)),
@@ -72,28 +93,32 @@ pub fn snapshot() -> Snapshot {
 
 pub fn between(a: &Snapshot, b: &Snapshot) -> Split {
     let secs = b.at.duration_since(a.at).as_secs_f64().max(1e-9);
-    let cores = |group: &str| {
-        let ticks = |s: &Snapshot| s.groups.get(group).copied().unwrap_or(0);
-        // A thread that ended inside the window takes its ticks with it: never below zero.
-        ticks_f64(ticks(b).saturating_sub(ticks(a))) / TICKS_PER_SEC / secs
-    };
-    let (machine_busy, machine_cores) = match (a.machine, b.machine) {
-        (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
-            let total = ticks_f64(total1 - total0);
-            let busy = ticks_f64(busy1.saturating_sub(busy0));
-            // `total` covers every CPU, so total / wall time is the number of CPUs.
-            let ncpu = total / TICKS_PER_SEC / secs;
-            (Some(busy / total * ncpu), Some(ncpu))
+    let cores = |ticks: u64| ticks_f64(ticks) / TICKS_PER_SEC / secs;
+    let mut by_group: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut sqlite_busiest = 0;
+    for (tid, (group, after)) in &b.threads {
+        // A thread born inside the window counts from zero; one that ended is not seen.
+        let before = a.threads.get(tid).map_or(0, |(_, t)| *t);
+        let used = after.saturating_sub(before);
+        *by_group.entry(group).or_insert(0) += used;
+        if *group == SQLITE {
+            sqlite_busiest = sqlite_busiest.max(used);
         }
-        _ => (None, None),
+    }
+    let group = |g: &str| cores(by_group.get(g).copied().unwrap_or(0));
+    let machine = match (a.machine, b.machine) {
+        (Some(m0), Some(m1)) if m1.total > m0.total => Some((m0, m1)),
+        _ => None,
     };
     Split {
-        server: cores(SERVER_THREADS),
-        sqlite: cores("sqlite"),
-        client: cores(CLIENT_THREADS),
-        other_threads: cores("other"),
-        machine_busy,
-        machine_cores,
+        server: group(SERVER_THREADS),
+        sqlite: group(SQLITE),
+        sqlite_busiest: cores(sqlite_busiest),
+        client: group(CLIENT_THREADS),
+        other_threads: group(OTHER),
+        machine_busy: machine.map(|(m0, m1)| cores(m1.busy.saturating_sub(m0.busy))),
+        machine_irq: machine.map(|(m0, m1)| cores(m1.irq.saturating_sub(m0.irq))),
+        machine_cores: machine.map(|(m0, m1)| cores(m1.total - m0.total)),
     }
 }
 
@@ -103,9 +128,9 @@ fn group_of(name: &str) -> &'static str {
     } else if name.starts_with(CLIENT_THREADS) {
         CLIENT_THREADS
     } else if name.starts_with("sqlx-sqlite") {
-        "sqlite"
+        SQLITE
     } else {
-        "other"
+        OTHER
     }
 }
 
@@ -120,8 +145,8 @@ fn thread_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// (busy, total) ticks from the aggregate `cpu` line of `/proc/stat`.
-fn machine_ticks(stat: &str) -> Option<(u64, u64)> {
+/// The aggregate `cpu` line of `/proc/stat`.
+fn machine_ticks(stat: &str) -> Option<Machine> {
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
     let v: Vec<u64> = line
         .split_whitespace()
@@ -130,7 +155,12 @@ fn machine_ticks(stat: &str) -> Option<(u64, u64)> {
     // user nice system idle iowait irq softirq steal (guest time is already in user).
     let total: u64 = v.iter().take(8).sum();
     let idle = v.get(3).copied()? + v.get(4).copied().unwrap_or(0);
-    Some((total - idle, total))
+    let irq = v.get(5).copied().unwrap_or(0) + v.get(6).copied().unwrap_or(0);
+    Some(Machine {
+        busy: total - idle,
+        irq,
+        total,
+    })
 }
 
 #[expect(
@@ -153,7 +183,14 @@ mod tests {
 
     #[test]
     fn parses_the_machine_line() {
-        let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3\n";
-        assert_eq!(machine_ticks(stat), Some((150, 1000)));
+        let stat = "cpu  100 0 50 800 50 10 20 0 0 0\ncpu0 1 2 3\n";
+        assert_eq!(
+            machine_ticks(stat),
+            Some(Machine {
+                busy: 180,
+                irq: 30,
+                total: 1030
+            })
+        );
     }
 }

@@ -56,9 +56,7 @@ pub fn throughput_table(
         let ratio = |x: f64, y: f64| if y > 0.0 { x / y } else { f64::NAN };
         writeln!(
             out,
-            "| **ratio {} / {}** | | | | **{:.3}** | {:.1}× | {:.1}× | {:.1}× |",
-            tiller.label,
-            base.label,
+            "| **ratio Tiller / baseline** | | | | **{:.3}** | {:.1}× | {:.1}× | {:.1}× |",
             ratio(tiller.outcome.per_second(), base.outcome.per_second()),
             ratio(ms(t.value_at_quantile(0.50)), ms(b.value_at_quantile(0.50))),
             ratio(ms(t.value_at_quantile(0.99)), ms(b.value_at_quantile(0.99))),
@@ -72,22 +70,24 @@ pub fn throughput_table(
 pub fn cpu_table(out: &mut impl Write, rows: &[Row<'_>]) -> io::Result<()> {
     writeln!(
         out,
-        "| CPU, in cores | server runtime | SQLite threads | load generator | other threads | \
-         outside this process | machine busy |"
+        "| CPU, in cores | server runtime | SQLite threads (busiest one) | load generator | \
+         other threads | kernel irq+softirq | other processes | machine busy |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
     let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"));
     for r in rows {
         let c = &r.outcome.cpu;
         writeln!(
             out,
-            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} of {} |",
+            "| {} | {:.2} | {:.2} ({:.2}) | {:.2} | {:.2} | {} | {} | {} of {} |",
             r.label,
             c.server,
             c.sqlite,
+            c.sqlite_busiest,
             c.client,
             c.other_threads,
-            opt(c.outside()),
+            opt(c.machine_irq),
+            opt(c.other_processes()),
             opt(c.machine_busy),
             opt(c.machine_cores),
         )?;

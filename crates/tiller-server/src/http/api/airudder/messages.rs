@@ -109,7 +109,7 @@ async fn send_message(
     };
     let stored = app
         .conversations
-        .send(req.tenant.id, &call_id, sender, content)
+        .send(&req.tenant, &call_id, sender, content)
         .await?;
     Ok(V1::ok(
         &req.request_id,

@@ -1,0 +1,224 @@
+//! `tiller webhook ...`: the webhook management API on the command line, printing the same
+//! JSON shapes.
+
+use chrono::{DateTime, Duration, Utc};
+use clap::{Args, Subcommand};
+use tiller_core::{
+    store::DynStore,
+    webhooks::{DeliveryState, EventQuery},
+    Clock as _, SystemClock, TenantId,
+};
+
+use super::DbArgs;
+use crate::http::api::webhooks::wire::{
+    self, AttemptOut, EndpointHealthOut, EndpointOut, EventOut,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a callback URL; prints one JSON object with `endpoint_id` and `secret`.
+    Add {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        url: String,
+        /// Comma-separated event types; every event when left out.
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        /// Encrypt payloads with a per-endpoint AES-256-GCM key (printed once).
+        #[arg(long)]
+        encrypt: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List a tenant's endpoints (no secrets).
+    List {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Per endpoint: pending, delivered and dead deliveries and the last attempt.
+    Health {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List events, newest first, with each delivery's state.
+    Events {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// pending, delivered or dead.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Every attempt at one event.
+    Attempts {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        event: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Send an event again (`--event ID`), or every dead delivery of a time range (`--dead`).
+    Replay {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long, conflicts_with = "dead")]
+        event: Option<String>,
+        #[arg(long)]
+        dead: bool,
+        /// RFC 3339; default 24 hours ago.
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        /// RFC 3339; default now.
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TenantArg {
+    /// The tenant's id, as `tiller tenant create` printed it.
+    #[arg(long = "tenant", value_name = "TENANT_ID")]
+    pub id: i64,
+}
+
+impl WebhookCommand {
+    pub fn db(&self) -> &DbArgs {
+        match self {
+            Self::Add { db, .. }
+            | Self::List { db, .. }
+            | Self::Health { db, .. }
+            | Self::Events { db, .. }
+            | Self::Attempts { db, .. }
+            | Self::Replay { db, .. } => db,
+        }
+    }
+}
+
+/// Runs the command and returns the JSON to print.
+pub async fn run(cmd: WebhookCommand, store: &DynStore) -> anyhow::Result<String> {
+    let now = SystemClock.now();
+    match cmd {
+        WebhookCommand::Add {
+            tenant,
+            url,
+            events,
+            encrypt,
+            ..
+        } => {
+            let t = existing(store, tenant.id).await?;
+            let created = wire::create_endpoint(store, t, &url, events, encrypt, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(serde_json::to_string(&created)?)
+        }
+        WebhookCommand::List { tenant, .. } => {
+            let t = existing(store, tenant.id).await?;
+            let list: Vec<EndpointOut> = store
+                .endpoints(t)
+                .await?
+                .iter()
+                .map(EndpointOut::from)
+                .collect();
+            Ok(serde_json::to_string(&list)?)
+        }
+        WebhookCommand::Health { tenant, .. } => {
+            let t = existing(store, tenant.id).await?;
+            let list: Vec<EndpointHealthOut> = store
+                .endpoint_health(t)
+                .await?
+                .iter()
+                .map(EndpointHealthOut::from)
+                .collect();
+            Ok(serde_json::to_string(&list)?)
+        }
+        WebhookCommand::Events {
+            tenant,
+            status,
+            limit,
+            ..
+        } => events(store, tenant.id, status, limit).await,
+        WebhookCommand::Attempts { tenant, event, .. } => attempts(store, tenant.id, &event).await,
+        WebhookCommand::Replay {
+            tenant,
+            event,
+            dead,
+            since,
+            until,
+            ..
+        } => {
+            let t = existing(store, tenant.id).await?;
+            let replayed = match (event, dead) {
+                (Some(id), false) => store
+                    .replay_event(t, &id, now)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("no event {id}"))?,
+                (None, true) => {
+                    let from = since.unwrap_or(now - Duration::hours(24));
+                    store
+                        .replay_dead(t, from, until.unwrap_or(now), now)
+                        .await?
+                }
+                _ => anyhow::bail!("give --event ID or --dead"),
+            };
+            Ok(serde_json::to_string(&wire::ReplayOut { replayed })?)
+        }
+    }
+}
+
+async fn events(
+    store: &DynStore,
+    tenant: i64,
+    status: Option<String>,
+    limit: u32,
+) -> anyhow::Result<String> {
+    let t = existing(store, tenant).await?;
+    let state = status
+        .map(|s| {
+            DeliveryState::parse(&s)
+                .ok_or_else(|| anyhow::anyhow!("--status must be pending, delivered or dead"))
+        })
+        .transpose()?;
+    let q = EventQuery {
+        state,
+        limit,
+        ..EventQuery::default()
+    };
+    let list: Vec<EventOut> = store
+        .list_events(t, &q)
+        .await?
+        .iter()
+        .map(EventOut::from)
+        .collect();
+    Ok(serde_json::to_string(&list)?)
+}
+
+async fn attempts(store: &DynStore, tenant: i64, event: &str) -> anyhow::Result<String> {
+    let t = existing(store, tenant).await?;
+    let list: Vec<AttemptOut> = store
+        .attempts(t, event)
+        .await
+        .map_err(|_| anyhow::anyhow!("no event {event} for tenant {}", t.0))?
+        .iter()
+        .map(AttemptOut::from)
+        .collect();
+    Ok(serde_json::to_string(&list)?)
+}
+
+async fn existing(store: &DynStore, id: i64) -> anyhow::Result<TenantId> {
+    store
+        .tenant(TenantId(id))
+        .await
+        .map(|t| t.id)
+        .map_err(|_| anyhow::anyhow!("no tenant with id {id}"))
+}

@@ -1,0 +1,17 @@
+//! Tiller's own webhook management API (`/api/v1/webhook/...`, signed like the chat API):
+//! endpoints, their health, the event log with attempts, and replay. The same operations
+//! back `tiller webhook ...` on the command line, with the same JSON shapes.
+
+mod endpoints;
+mod events;
+pub mod wire;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(endpoints::routes())
+        .merge(events::routes())
+}

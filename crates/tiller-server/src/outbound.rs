@@ -1,0 +1,9 @@
+//! Everything Tiller sends out over HTTP goes through [`OutboundClient`]: timeouts, a cap on
+//! how much of a response is read, redirects only within the same host, and an address
+//! guard that refuses loopback, private and link-local targets unless allow-listed.
+
+mod client;
+mod guard;
+
+pub use client::{OutboundClient, OutboundError, OutboundResponse};
+pub use guard::AddressGuard;

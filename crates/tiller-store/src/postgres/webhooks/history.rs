@@ -1,0 +1,203 @@
+//! What operators see and redo on PostgreSQL: events with their deliveries, the attempt log,
+//! replays, endpoint health and outbox gauges.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use tiller_core::{
+    clock::to_millis,
+    webhooks::{AttemptRecord, EndpointHealth, EventQuery, EventSummary, OutboxStats},
+    StoreResult, TenantId,
+};
+
+use super::{load_endpoints, Which};
+use crate::{
+    error::store_error,
+    rows::{
+        health, summaries, AttemptRow, DeliveryStateRow, EventRow, HealthRow, ATTEMPT_COLUMNS,
+        EVENT_COLUMNS,
+    },
+};
+
+/// Makes deliveries pending again, due at once, with their attempts reset.
+const REPLAY: &str = "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, \
+     next_attempt_at = $1, lease_until = NULL, updated_at = $1";
+
+/// Per endpoint: delivery counts by state, and the latest attempt.
+const HEALTH: &str = "SELECT e.id AS endpoint_id, \
+     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
+      AND d.state = 'pending') AS pending, \
+     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
+      AND d.state = 'delivered') AS delivered, \
+     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
+      AND d.state = 'dead') AS dead, \
+     (SELECT a.started_at FROM webhook_attempts a WHERE a.endpoint_id = e.id \
+      ORDER BY a.started_at DESC, a.id DESC LIMIT 1) AS last_attempt_at, \
+     (SELECT a.status_code FROM webhook_attempts a WHERE a.endpoint_id = e.id \
+      ORDER BY a.started_at DESC, a.id DESC LIMIT 1) AS last_status_code \
+     FROM webhook_endpoints e WHERE e.tenant_id = $1";
+
+async fn event_seq(conn: &mut PgConnection, t: TenantId, event_id: &str) -> StoreResult<i64> {
+    sqlx::query_scalar("SELECT seq FROM webhook_events WHERE tenant_id = $1 AND event_id = $2")
+        .bind(t.0)
+        .bind(event_id)
+        .fetch_one(conn)
+        .await
+        .map_err(store_error)
+}
+
+pub(super) async fn list_events(
+    pool: &PgPool,
+    t: TenantId,
+    q: &EventQuery,
+) -> StoreResult<Vec<EventSummary>> {
+    // One read transaction: events and their deliveries from the same snapshot.
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE tenant_id = "
+    ));
+    qb.push_bind(t.0);
+    if let Some(from) = q.from {
+        qb.push(" AND created_at >= ").push_bind(to_millis(from));
+    }
+    if let Some(to) = q.to {
+        qb.push(" AND created_at <= ").push_bind(to_millis(to));
+    }
+    if let Some(state) = q.state {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM webhook_deliveries d \
+             WHERE d.event_seq = webhook_events.seq AND d.state = ",
+        )
+        .push_bind(state.as_str())
+        .push(")");
+    }
+    qb.push(" ORDER BY created_at DESC, seq DESC LIMIT ")
+        .push_bind(i64::from(q.limit));
+    let events: Vec<EventRow> = qb
+        .build_query_as()
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT event_seq, endpoint_id, state, attempts FROM webhook_deliveries \
+         WHERE tenant_id = ",
+    );
+    qb.push_bind(t.0).push(" AND event_seq IN (");
+    let mut list = qb.separated(", ");
+    for e in &events {
+        list.push_bind(e.seq);
+    }
+    qb.push(") ORDER BY id");
+    let deliveries: Vec<DeliveryStateRow> = qb
+        .build_query_as()
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)?;
+    summaries(events, deliveries)
+}
+
+pub(super) async fn attempts(
+    pool: &PgPool,
+    t: TenantId,
+    event_id: &str,
+) -> StoreResult<Vec<AttemptRecord>> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    event_seq(&mut tx, t, event_id).await?;
+    let sql = format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE tenant_id = $1 \
+         AND event_id = $2 ORDER BY started_at, id"
+    );
+    let rows: Vec<AttemptRow> = sqlx::query_as(&sql)
+        .bind(t.0)
+        .bind(event_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)?;
+    rows.into_iter().map(AttemptRecord::try_from).collect()
+}
+
+/// Resets the deliveries the event has; an endpoint subscribed after the event was
+/// written gets none.
+pub(super) async fn replay_event(
+    pool: &PgPool,
+    t: TenantId,
+    event_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let seq = event_seq(&mut tx, t, event_id).await?;
+    let sql = format!("{REPLAY} WHERE tenant_id = $2 AND event_seq = $3");
+    let replayed = sqlx::query(&sql)
+        .bind(to_millis(now))
+        .bind(t.0)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+    tx.commit().await.map_err(store_error)?;
+    Ok(replayed)
+}
+
+pub(super) async fn replay_dead(
+    pool: &PgPool,
+    t: TenantId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let sql = format!(
+        "{REPLAY} WHERE tenant_id = $2 AND state = 'dead' AND event_seq IN \
+         (SELECT seq FROM webhook_events WHERE tenant_id = $2 AND created_at >= $3 \
+         AND created_at <= $4)"
+    );
+    let replayed = sqlx::query(&sql)
+        .bind(to_millis(now))
+        .bind(t.0)
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .execute(pool)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+    Ok(replayed)
+}
+
+/// Endpoints as `endpoints` returns them (oldest first, secrets after the last rotation).
+pub(super) async fn endpoint_health(
+    pool: &PgPool,
+    t: TenantId,
+) -> StoreResult<Vec<EndpointHealth>> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let endpoints = load_endpoints(&mut tx, Which::Tenant(t), None).await?;
+    let rows: Vec<HealthRow> = sqlx::query_as(HEALTH)
+        .bind(t.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(health(endpoints, rows))
+}
+
+pub(super) async fn outbox_stats(pool: &PgPool, now: DateTime<Utc>) -> StoreResult<OutboxStats> {
+    let (pending, in_flight): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE lease_until > $1) FROM webhook_deliveries \
+         WHERE state = 'pending'",
+    )
+    .bind(to_millis(now))
+    .fetch_one(pool)
+    .await
+    .map_err(store_error)?;
+    Ok(OutboxStats {
+        pending: u64::try_from(pending).unwrap_or_default(),
+        in_flight: u64::try_from(in_flight).unwrap_or_default(),
+    })
+}

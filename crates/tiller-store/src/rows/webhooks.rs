@@ -1,0 +1,462 @@
+//! Rows of the webhook tables, shared by both dialects, and the assembly of the domain
+//! values that span several rows: an endpoint with its secrets, an event with its
+//! deliveries, a claimed delivery with both.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+use tiller_core::{
+    clock::{from_millis, to_millis},
+    webhooks::{
+        event_types, AttemptRecord, ClaimedDelivery, DeliveryState, Endpoint, EndpointHealth,
+        EventRecord, EventSummary, MessageStatusUpdate, NewEvent, Outcome,
+    },
+    Secret, StoreError, StoreResult, TenantId,
+};
+
+use crate::error::{corrupt, json_error};
+
+pub(crate) const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, event_types, enabled, \
+     encryption_key, failing_since, disabled_reason, created_at, updated_at";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EndpointRow {
+    pub id: String,
+    pub tenant_id: i64,
+    pub url: String,
+    pub event_types: Option<String>,
+    pub enabled: bool,
+    pub encryption_key: Option<String>,
+    pub failing_since: Option<i64>,
+    pub disabled_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl EndpointRow {
+    /// The endpoint, signing with `secrets` (newest first).
+    pub fn into_endpoint(self, secrets: Vec<Secret>) -> StoreResult<Endpoint> {
+        let event_types = self
+            .event_types
+            .map(|raw| serde_json::from_str(&raw).map_err(json_error))
+            .transpose()?;
+        Ok(Endpoint {
+            id: self.id,
+            tenant: TenantId(self.tenant_id),
+            url: self.url,
+            event_types,
+            secrets,
+            enabled: self.enabled,
+            encryption_key: self.encryption_key.map(Secret::new),
+            failing_since: self.failing_since.map(from_millis),
+            disabled_reason: self.disabled_reason,
+            created_at: from_millis(self.created_at),
+            updated_at: from_millis(self.updated_at),
+        })
+    }
+}
+
+/// The `event_types` column: a JSON array, NULL for every type.
+pub(crate) fn event_types_column(types: Option<&[String]>) -> StoreResult<Option<String>> {
+    types
+        .map(|t| serde_json::to_string(t).map_err(json_error))
+        .transpose()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SecretRow {
+    pub endpoint_id: String,
+    pub secret: String,
+}
+
+/// Endpoints with their secrets, which come newest first.
+pub(crate) fn with_secrets(
+    rows: Vec<EndpointRow>,
+    secrets: Vec<SecretRow>,
+) -> StoreResult<Vec<Endpoint>> {
+    let mut by_endpoint: HashMap<String, Vec<Secret>> = HashMap::new();
+    for s in secrets {
+        by_endpoint
+            .entry(s.endpoint_id)
+            .or_default()
+            .push(Secret::new(s.secret));
+    }
+    rows.into_iter()
+        .map(|r| {
+            let secrets = by_endpoint.remove(&r.id).unwrap_or_default();
+            r.into_endpoint(secrets)
+        })
+        .collect()
+}
+
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, event_id, tenant_id, event_type, ordering_key, payload, on_outcome, created_at";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub seq: i64,
+    pub event_id: String,
+    pub tenant_id: i64,
+    pub event_type: String,
+    pub ordering_key: Option<String>,
+    pub payload: String,
+    pub on_outcome: Option<String>,
+    pub created_at: i64,
+}
+
+impl TryFrom<EventRow> for EventRecord {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> StoreResult<Self> {
+        Ok(EventRecord {
+            event_id: r.event_id,
+            tenant: TenantId(r.tenant_id),
+            event_type: r.event_type,
+            ordering_key: r.ordering_key,
+            payload: serde_json::from_str(&r.payload).map_err(json_error)?,
+            on_outcome: on_outcome(r.on_outcome.as_deref())?,
+            created_at: from_millis(r.created_at),
+        })
+    }
+}
+
+/// The JSON columns of an event insert.
+#[derive(Debug)]
+pub(crate) struct NewEventRow {
+    pub payload: String,
+    pub on_outcome: Option<String>,
+}
+
+impl NewEventRow {
+    pub fn of(e: &NewEvent) -> StoreResult<Self> {
+        Ok(Self {
+            payload: e.payload.to_string(),
+            on_outcome: e
+                .on_outcome
+                .as_ref()
+                .map(|o| serde_json::to_string(o).map_err(json_error))
+                .transpose()?,
+        })
+    }
+}
+
+fn on_outcome(raw: Option<&str>) -> StoreResult<Option<MessageStatusUpdate>> {
+    raw.map(|r| serde_json::from_str(r).map_err(json_error))
+        .transpose()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DeliveryStateRow {
+    pub event_seq: i64,
+    pub endpoint_id: String,
+    pub state: String,
+    pub attempts: i64,
+}
+
+/// Events, in the order given, each with its deliveries (which come in delivery order).
+pub(crate) fn summaries(
+    events: Vec<EventRow>,
+    deliveries: Vec<DeliveryStateRow>,
+) -> StoreResult<Vec<EventSummary>> {
+    let mut by_event: HashMap<i64, Vec<(String, DeliveryState, u32)>> = HashMap::new();
+    for d in deliveries {
+        let state = delivery_state(&d.state)?;
+        by_event
+            .entry(d.event_seq)
+            .or_default()
+            .push((d.endpoint_id, state, count(d.attempts)?));
+    }
+    events
+        .into_iter()
+        .map(|e| {
+            let deliveries = by_event.remove(&e.seq).unwrap_or_default();
+            Ok(EventSummary {
+                event: e.try_into()?,
+                deliveries,
+            })
+        })
+        .collect()
+}
+
+/// What a claim returns of each delivery it leased.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ClaimRow {
+    pub id: i64,
+    pub event_seq: i64,
+    pub endpoint_id: String,
+    pub attempts: i64,
+    pub lease_until: i64,
+    pub next_attempt_at: i64,
+}
+
+pub(crate) const CLAIM_RETURNING: &str =
+    "id, event_seq, endpoint_id, attempts, lease_until, next_attempt_at";
+
+/// Claimed deliveries, the earliest due first, each with its event and its endpoint.
+pub(crate) fn claimed(
+    mut claims: Vec<ClaimRow>,
+    events: Vec<EventRow>,
+    endpoints: Vec<Endpoint>,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    // RETURNING promises no order.
+    claims.sort_by_key(|c| (c.next_attempt_at, c.id));
+    let events = events
+        .into_iter()
+        .map(|e| Ok((e.seq, EventRecord::try_from(e)?)))
+        .collect::<StoreResult<HashMap<_, _>>>()?;
+    let endpoints: HashMap<_, _> = endpoints.into_iter().map(|e| (e.id.clone(), e)).collect();
+    claims
+        .into_iter()
+        .map(|c| {
+            let missing = |what: &str| corrupt(format!("delivery {} without its {what}", c.id));
+            Ok(ClaimedDelivery {
+                delivery_id: c.id,
+                event: events
+                    .get(&c.event_seq)
+                    .cloned()
+                    .ok_or_else(|| missing("event"))?,
+                endpoint: endpoints
+                    .get(&c.endpoint_id)
+                    .cloned()
+                    .ok_or_else(|| missing("endpoint"))?,
+                attempt: count(c.attempts)?,
+                lease_until: from_millis(c.lease_until),
+            })
+        })
+        .collect()
+}
+
+/// The delivery an attempt reports on, with what its outcome needs.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FinishRow {
+    pub tenant_id: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub on_outcome: Option<String>,
+}
+
+impl FinishRow {
+    /// Whether `attempt` is still the delivery's latest claim: no lease expiry has let
+    /// another worker claim it since, and no outcome has been applied.
+    pub fn is_current(&self, attempt: u32) -> bool {
+        self.state == DeliveryState::Pending.as_str() && self.attempts == i64::from(attempt)
+    }
+
+    pub fn on_outcome(&self) -> StoreResult<Option<MessageStatusUpdate>> {
+        on_outcome(self.on_outcome.as_deref())
+    }
+}
+
+/// How an outcome changes its delivery, its endpoint and the event's messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutcomeChange {
+    /// The attempt log's `outcome`.
+    pub label: &'static str,
+    pub state: &'static str,
+    /// For a retry.
+    pub next_attempt_at: Option<i64>,
+    /// Ends the endpoint's run of failures.
+    pub success: bool,
+    /// When the delivery ends: the messages' new status, and the statuses it replaces.
+    /// Delivered wins over dead, whatever order several endpoints finish in, and nothing
+    /// replaces `read`.
+    pub messages: Option<(&'static str, &'static [&'static str])>,
+}
+
+impl OutcomeChange {
+    pub fn of(outcome: &Outcome) -> Self {
+        let status = |delivered| MessageStatusUpdate::status_for(delivered).as_str();
+        match outcome {
+            Outcome::Delivered => Self {
+                label: "delivered",
+                state: DeliveryState::Delivered.as_str(),
+                next_attempt_at: None,
+                success: true,
+                messages: Some((status(true), &["sent", "failed"])),
+            },
+            Outcome::Retry { at } => Self {
+                label: "retry",
+                state: DeliveryState::Pending.as_str(),
+                next_attempt_at: Some(to_millis(*at)),
+                success: false,
+                messages: None,
+            },
+            Outcome::Dead => Self {
+                label: "dead",
+                state: DeliveryState::Dead.as_str(),
+                next_attempt_at: None,
+                success: false,
+                messages: Some((status(false), &["sent"])),
+            },
+        }
+    }
+}
+
+pub(crate) const ATTEMPT_COLUMNS: &str = "delivery_id, event_id, endpoint_id, attempt, \
+     started_at, status_code, latency_ms, response_excerpt, error, outcome";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AttemptRow {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub attempt: i64,
+    pub started_at: i64,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub response_excerpt: String,
+    pub error: Option<String>,
+    pub outcome: String,
+}
+
+impl TryFrom<AttemptRow> for AttemptRecord {
+    type Error = StoreError;
+
+    fn try_from(r: AttemptRow) -> StoreResult<Self> {
+        let status_code = r
+            .status_code
+            .map(|c| u16::try_from(c).map_err(|_| corrupt(format!("status code {c}"))))
+            .transpose()?;
+        Ok(AttemptRecord {
+            delivery_id: r.delivery_id,
+            event_id: r.event_id,
+            endpoint_id: r.endpoint_id,
+            attempt: count(r.attempt)?,
+            started_at: from_millis(r.started_at),
+            status_code,
+            latency_ms: u64::try_from(r.latency_ms).unwrap_or_default(),
+            response_excerpt: r.response_excerpt,
+            error: r.error,
+            outcome: r.outcome,
+        })
+    }
+}
+
+/// The integer columns of an attempt insert.
+#[derive(Debug)]
+pub(crate) struct NewAttemptRow {
+    pub attempt: i64,
+    pub started_at: i64,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+}
+
+impl NewAttemptRow {
+    pub fn of(a: &AttemptRecord) -> Self {
+        Self {
+            attempt: i64::from(a.attempt),
+            started_at: to_millis(a.started_at),
+            status_code: a.status_code.map(i64::from),
+            latency_ms: i64::try_from(a.latency_ms).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// One endpoint's delivery counts and latest attempt.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct HealthRow {
+    pub endpoint_id: String,
+    pub pending: i64,
+    pub delivered: i64,
+    pub dead: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+}
+
+/// The endpoints, in the order given, with their counts.
+pub(crate) fn health(endpoints: Vec<Endpoint>, rows: Vec<HealthRow>) -> Vec<EndpointHealth> {
+    let mut by_endpoint: HashMap<_, _> = rows
+        .into_iter()
+        .map(|r| (r.endpoint_id.clone(), r))
+        .collect();
+    endpoints
+        .into_iter()
+        .map(|endpoint| {
+            let row = by_endpoint.remove(&endpoint.id);
+            let n = |f: fn(&HealthRow) -> i64| {
+                row.as_ref()
+                    .map_or(0, |r| u64::try_from(f(r)).unwrap_or_default())
+            };
+            EndpointHealth {
+                pending: n(|r| r.pending),
+                delivered: n(|r| r.delivered),
+                dead: n(|r| r.dead),
+                last_attempt_at: row
+                    .as_ref()
+                    .and_then(|r| r.last_attempt_at)
+                    .map(from_millis),
+                last_status_code: row
+                    .as_ref()
+                    .and_then(|r| r.last_status_code)
+                    .and_then(|c| u16::try_from(c).ok()),
+                endpoint,
+            }
+        })
+        .collect()
+}
+
+/// `disabled_reason` of an endpoint disabled automatically.
+pub(crate) fn disabled_reason(failing_since: DateTime<Utc>) -> String {
+    format!(
+        "failing since {}",
+        failing_since.to_rfc3339_opts(SecondsFormat::Secs, true)
+    )
+}
+
+/// `endpoint.disabled`, delivered to the tenant's other endpoints that want it.
+pub(crate) fn disabled_event(endpoint: &Endpoint, failing_since: DateTime<Utc>) -> NewEvent {
+    let payload = json!({
+        "event": event_types::ENDPOINT_DISABLED,
+        "endpoint_id": endpoint.id,
+        "url": endpoint.url,
+        "failing_since": failing_since.timestamp(),
+    });
+    NewEvent::new(event_types::ENDPOINT_DISABLED, None, payload)
+}
+
+fn delivery_state(raw: &str) -> StoreResult<DeliveryState> {
+    DeliveryState::parse(raw).ok_or_else(|| corrupt(format!("delivery state {raw:?}")))
+}
+
+/// An attempt count or number, stored as BIGINT.
+fn count(raw: i64) -> StoreResult<u32> {
+    u32::try_from(raw).map_err(|_| corrupt(format!("attempt count {raw}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use tiller_core::{clock::from_millis, webhooks::Outcome};
+
+    use super::{disabled_reason, OutcomeChange};
+
+    #[test]
+    fn outcomes_end_deliveries_and_set_message_statuses() {
+        let retry = OutcomeChange::of(&Outcome::Retry {
+            at: from_millis(5_000),
+        });
+        assert_eq!(
+            (retry.state, retry.next_attempt_at),
+            ("pending", Some(5_000))
+        );
+        assert!(retry.messages.is_none() && !retry.success);
+        let delivered = OutcomeChange::of(&Outcome::Delivered);
+        assert_eq!(
+            delivered.messages,
+            Some(("delivery", &["sent", "failed"][..]))
+        );
+        let dead = OutcomeChange::of(&Outcome::Dead);
+        assert_eq!((dead.state, dead.label), ("dead", "dead"));
+        assert_eq!(dead.messages, Some(("failed", &["sent"][..])));
+    }
+
+    #[test]
+    fn the_disabled_reason_names_the_start_of_the_failures() {
+        assert_eq!(
+            disabled_reason(from_millis(1_744_699_260_000)),
+            "failing since 2025-04-15T06:41:00Z"
+        );
+    }
+}
