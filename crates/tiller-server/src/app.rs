@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Config,
     files::LocalFiles,
-    http,
+    http::{self, auth::CredentialCache},
     metrics::Metrics,
     outbound::{AddressGuard, OutboundClient},
     state::AppState,
@@ -61,6 +61,9 @@ impl App {
             AddressGuard::new(cfg.allowed_networks()?),
             cfg.outbound.max_response_bytes,
         )?;
+        let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_secs(
+            cfg.auth.credential_cache_secs,
+        )));
         let cfg = Arc::new(cfg);
         let metrics = Arc::new(Metrics::new());
         let outbox = Arc::new(OutboxWorker::new(
@@ -78,6 +81,7 @@ impl App {
             metrics,
             conversations,
             files,
+            credentials,
         };
         Ok(App {
             listener,

@@ -105,6 +105,7 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
     pub sign_max_skew_secs: u64,
     pub nxlink_max_skew_ms: u64,
+    pub credential_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

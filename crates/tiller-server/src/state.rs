@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tiller_core::{conversations::Conversations, files::FileStorage, store::DynStore, SharedClock};
 
-use crate::{config::Config, metrics::Metrics};
+use crate::{config::Config, http::auth::CredentialCache, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +14,5 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub conversations: Conversations,
     pub files: Arc<dyn FileStorage>,
+    pub credentials: Arc<CredentialCache>,
 }

@@ -223,16 +223,26 @@ impl Conversations {
         mut q: MessageQuery,
         recent_only: bool,
     ) -> Result<Vec<StoredMessage>> {
-        self.session(t, &q.call_id).await?;
         if recent_only {
             q.since = Some(self.clock.now() - RECENT_WINDOW);
         }
-        self.store.list_messages(t, &q).await.map_err(|e| match e {
-            StoreError::NotFound => {
-                ConversationError::Invalid("last_msg_id names no message of this session".into())
+        // The page first: a page with messages proves the session exists, so the session is
+        // looked up only to tell an empty page from an unknown session (one query, not two,
+        // on the hot path).
+        match self.store.list_messages(t, &q).await {
+            Ok(page) if !page.is_empty() => Ok(page),
+            Ok(empty) => {
+                self.session(t, &q.call_id).await?;
+                Ok(empty)
             }
-            other => ConversationError::Store(other),
-        })
+            Err(StoreError::NotFound) => {
+                self.session(t, &q.call_id).await?;
+                Err(ConversationError::Invalid(
+                    "last_msg_id names no message of this session".into(),
+                ))
+            }
+            Err(other) => Err(ConversationError::Store(other)),
+        }
     }
 
     pub async fn mark_read(

@@ -8,15 +8,17 @@
 //! - [`NxSigned`]: nxlink `/saas/*`, `accessKey`/`ts`/`bizType`/`action`/`sign` headers.
 
 mod airudder_sign;
+mod cache;
 mod nxlink_sign;
 mod token;
 
 pub use airudder_sign::{Signed, SignedRaw, SIGN_HEADER, SIGN_KEY_HEADER, TIMESTAMP_HEADER};
+pub use cache::{CredentialCache, KeyKind};
 pub use nxlink_sign::{NxRoute, NxSigned, NX_WHATSAPP_MT};
-use tiller_core::{tenant::Tenant, StoreError, TenantId};
+use tiller_core::TenantId;
 pub use token::TokenCaller;
 
-use super::{ApiError, RequestId};
+use super::RequestId;
 
 pub(super) fn request_id(parts_ext: &axum::http::Extensions) -> RequestId {
     parts_ext.get::<RequestId>().cloned().unwrap_or_default()
@@ -24,17 +26,4 @@ pub(super) fn request_id(parts_ext: &axum::http::Extensions) -> RequestId {
 
 pub(super) fn record_tenant(t: TenantId) {
     tracing::Span::current().record("tenant", t.0);
-}
-
-/// Looks a tenant up by one of its keys; an unknown key becomes `unknown`.
-pub(super) async fn tenant_by<F, Fut>(lookup: F, unknown: ApiError) -> Result<Tenant, ApiError>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Tenant, StoreError>>,
-{
-    match lookup().await {
-        Ok(t) => Ok(t),
-        Err(StoreError::NotFound) => Err(unknown),
-        Err(e) => Err(e.into()),
-    }
 }

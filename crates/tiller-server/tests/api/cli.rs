@@ -283,3 +283,108 @@ fn serve_answers_a_signed_call_and_shuts_down_gracefully() {
     };
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
+
+#[test]
+fn webhook_add_prints_the_endpoint_and_its_secret_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let t: Value = serde_json::from_str(&stdout(&tiller(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme",
+        "--database-url",
+        &url,
+    ])))
+    .unwrap();
+    let tenant = t["tenant_id"].to_string();
+
+    let added = stdout(&tiller(&[
+        "webhook",
+        "add",
+        "--tenant",
+        &tenant,
+        "--url",
+        "https://hooks.example.com/tiller",
+        "--events",
+        "message.send,session.transfer",
+        "--database-url",
+        &url,
+    ]));
+    assert_eq!(added.lines().count(), 1, "one JSON object: {added}");
+    let ep: Value = serde_json::from_str(&added).unwrap();
+    assert_eq!(ep["endpoint_id"].as_str().unwrap().len(), 32);
+    assert!(ep["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(
+        ep["events"],
+        serde_json::json!(["message.send", "session.transfer"])
+    );
+    assert_eq!(ep["enabled"], true);
+
+    let all = serde_json::from_str::<Value>(&stdout(&tiller(&[
+        "webhook",
+        "add",
+        "--tenant",
+        &tenant,
+        "--url",
+        "https://hooks.example.com/all",
+        "--encrypt",
+        "--database-url",
+        &url,
+    ])))
+    .unwrap();
+    assert_eq!(all["events"], Value::Null, "no --events means every event");
+    assert!(all["encryption_key"].is_string());
+
+    let listed = stdout(&tiller(&[
+        "webhook",
+        "list",
+        "--tenant",
+        &tenant,
+        "--database-url",
+        &url,
+    ]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&listed)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        !listed.contains(ep["secret"].as_str().unwrap()),
+        "secrets are shown once"
+    );
+
+    let bad = tiller(&[
+        "webhook",
+        "add",
+        "--tenant",
+        "999",
+        "--url",
+        "https://x/y",
+        "--database-url",
+        &url,
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no tenant"));
+    let bad = tiller(&[
+        "webhook",
+        "add",
+        "--tenant",
+        &tenant,
+        "--url",
+        "ftp://x/y",
+        "--database-url",
+        &url,
+    ]);
+    assert!(!bad.status.success());
+    for args in [
+        vec!["webhook", "add", "--help"],
+        vec!["webhook", "replay", "--help"],
+        vec!["webhook", "events", "--help"],
+    ] {
+        assert!(stdout(&tiller(&args)).contains("Usage:"));
+    }
+}

@@ -153,6 +153,17 @@ async fn agent_messages_reach_the_endpoint_signed_as_message_send() {
     // Delivered: the agent message's status follows.
     assert_eq!(h.status_of("c1", &msg_id).await, "delivery");
     assert_eq!(h.app.deliver().await, 0, "nothing is sent twice");
+
+    let metrics = h.app.get("/metrics").await.text;
+    assert!(
+        metrics.contains(r#"tiller_outbox_attempts_total{outcome="delivered"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tiller_outbox_pending 0"), "{metrics}");
+    assert!(
+        metrics.contains("tiller_outbox_enqueue_to_first_attempt_seconds_count 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

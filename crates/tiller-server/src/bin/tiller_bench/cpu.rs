@@ -1,7 +1,7 @@
 //! Where the CPU went during a measured window, read from `/proc` (Linux only; elsewhere
 //! every figure is zero or absent). Threads are grouped by name: the server runtime's
-//! workers are named [`SERVER_THREADS`], the load generator's [`CLIENT_THREADS`], and
-//! sqlx's SQLite connection threads `sqlx-sqlite-worker-N` (one per pooled connection, the
+//! workers are named [`SERVER_THREADS`], the load generator's [`CLIENT_THREADS`], the
+//! webhook scenario's receiver's [`RECEIVER_THREADS`], and sqlx's SQLite connection threads `sqlx-sqlite-worker-N` (one per pooled connection, the
 //! writer included). The machine-wide figures show what went to interrupts (loopback TCP
 //! is processed in softirq) and to other processes (PostgreSQL, or whatever else the
 //! machine was doing).
@@ -12,6 +12,8 @@ use std::{collections::BTreeMap, fs, time::Instant};
 pub const SERVER_THREADS: &str = "bench-server";
 /// Thread name of the runtime that runs the load generator.
 pub const CLIENT_THREADS: &str = "bench-client";
+/// Thread name of the runtime that runs the webhook receiver.
+pub const RECEIVER_THREADS: &str = "bench-receiver";
 const SQLITE: &str = "sqlite";
 const OTHER: &str = "other";
 
@@ -44,17 +46,20 @@ pub struct Split {
     /// The busiest single SQLite connection thread; on SQLite inbound that is the writer.
     pub sqlite_busiest: f64,
     pub client: f64,
+    pub receiver: f64,
     pub other_threads: f64,
     /// Busy cores machine-wide, this process and interrupts included.
     pub machine_busy: Option<f64>,
     /// Interrupt and softirq time machine-wide.
     pub machine_irq: Option<f64>,
     pub machine_cores: Option<f64>,
+    /// Length of the window, to turn cores back into CPU-seconds.
+    pub seconds: f64,
 }
 
 impl Split {
     pub fn process(&self) -> f64 {
-        self.server + self.sqlite + self.client + self.other_threads
+        self.server + self.sqlite + self.client + self.receiver + self.other_threads
     }
 
     /// Busy cores in other processes (PostgreSQL, other users of the machine): what the
@@ -115,10 +120,12 @@ pub fn between(a: &Snapshot, b: &Snapshot) -> Split {
         sqlite: group(SQLITE),
         sqlite_busiest: cores(sqlite_busiest),
         client: group(CLIENT_THREADS),
+        receiver: group(RECEIVER_THREADS),
         other_threads: group(OTHER),
         machine_busy: machine.map(|(m0, m1)| cores(m1.busy.saturating_sub(m0.busy))),
         machine_irq: machine.map(|(m0, m1)| cores(m1.irq.saturating_sub(m0.irq))),
         machine_cores: machine.map(|(m0, m1)| cores(m1.total - m0.total)),
+        seconds: secs,
     }
 }
 
@@ -127,6 +134,8 @@ fn group_of(name: &str) -> &'static str {
         SERVER_THREADS
     } else if name.starts_with(CLIENT_THREADS) {
         CLIENT_THREADS
+    } else if name.starts_with(RECEIVER_THREADS) {
+        RECEIVER_THREADS
     } else if name.starts_with("sqlx-sqlite") {
         SQLITE
     } else {

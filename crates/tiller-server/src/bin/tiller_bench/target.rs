@@ -1,6 +1,7 @@
 //! What the load is aimed at: the real Tiller app on a fresh database, and the baseline,
 //! an axum server that parses the same JSON and answers without any I/O. Both bind
 //! 127.0.0.1:0. Start them from a task on the server runtime so their work is counted there.
+//! [`serve`] also runs the webhook scenario's receiver, on a runtime of its own.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
@@ -64,6 +65,15 @@ impl Tiller {
     /// `TILLER_TEST_PG_URL` (set by `main` before any thread starts): `TestDatabase` reads it,
     /// creates `tiller_t_<uuid>` there and drops it when this value is dropped.
     pub async fn start(kind: StoreKind, db_connections: Option<u32>) -> anyhow::Result<Tiller> {
+        Self::start_with(kind, db_connections, |_| {}).await
+    }
+
+    /// [`Tiller::start`], with `adjust` applied to the configuration before it is checked.
+    pub async fn start_with(
+        kind: StoreKind,
+        db_connections: Option<u32>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Tiller> {
         let db = match kind {
             StoreKind::Sqlite => TestDatabase::sqlite(),
             StoreKind::Postgres => TestDatabase::postgres()
@@ -78,6 +88,7 @@ impl Tiller {
             cfg.database.max_connections = n;
         }
         cfg.files.dir.clone_from(&files);
+        adjust(&mut cfg);
         cfg.validate()?;
         let app = App::build(cfg, Arc::new(SystemClock)).await?;
         let store = app.state().store.clone();
@@ -129,9 +140,14 @@ pub async fn start_baseline() -> anyhow::Result<Running> {
     let router = Router::new()
         .route("/api/v1/channel/chatbot/message", post(parse_only))
         .route("/api/v1/session/messages", post(parse_only));
+    serve(router, "the baseline").await
+}
+
+/// Serves `router` on 127.0.0.1:0 from a task on the current runtime until stopped.
+pub async fn serve(router: Router, what: &'static str) -> anyhow::Result<Running> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .context("binding the baseline")?;
+        .with_context(|| format!("binding {what}"))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -140,7 +156,7 @@ pub async fn start_baseline() -> anyhow::Result<Running> {
                 let _ = rx.await;
             })
             .await
-            .context("serving the baseline")
+            .with_context(|| format!("serving {what}"))
     });
     Ok(Running {
         addr,

@@ -8,7 +8,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use tiller_core::{signing::airudder, tenant::Tenant};
 
-use super::{record_tenant, request_id, tenant_by};
+use super::{record_tenant, request_id, KeyKind};
 use crate::{
     http::{
         body::{parse_json, read_body},
@@ -66,11 +66,15 @@ impl FromRequest<AppState> for SignedRaw {
             check_timestamp_secs(ts, state)?;
         }
         let body = read_body(req, state).await?;
-        let tenant = tenant_by(
-            || state.store.tenant_by_sign_key(key),
-            ApiError::unauthorized("unknown X-AIRudder-Sign-Key"),
-        )
-        .await?;
+        let tenant = state
+            .credentials
+            .tenant(
+                KeyKind::Sign,
+                key,
+                || state.store.tenant_by_sign_key(key),
+                ApiError::unauthorized("unknown X-AIRudder-Sign-Key"),
+            )
+            .await?;
         if !airudder::verify(tenant.sign_secret.expose(), timestamp, &body, sign) {
             return Err(ApiError::unauthorized(
                 "X-AIRudder-Sign does not match: expected lowercase hex HMAC-SHA256 of the raw body \

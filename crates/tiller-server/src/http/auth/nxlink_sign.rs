@@ -8,7 +8,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use tiller_core::{signing::nxlink, tenant::Tenant};
 
-use super::{record_tenant, request_id, tenant_by};
+use super::{record_tenant, request_id, KeyKind};
 use crate::{
     http::{
         body::{parse_json, read_body},
@@ -160,15 +160,19 @@ impl FromRequest<AppState> for NxSigned {
             .unwrap_or(NX_WHATSAPP_MT);
         let common = Common::read(req.headers())?;
         common.check_ts(state)?;
-        let tenant = tenant_by(
-            || state.store.tenant_by_access_key(&common.access_key),
-            nx_error(
-                ErrorKind::Unauthorized,
-                1005,
-                "Insufficient permissions: unknown accessKey",
-            ),
-        )
-        .await?;
+        let tenant = state
+            .credentials
+            .tenant(
+                KeyKind::Access,
+                &common.access_key,
+                || state.store.tenant_by_access_key(&common.access_key),
+                nx_error(
+                    ErrorKind::Unauthorized,
+                    1005,
+                    "Insufficient permissions: unknown accessKey",
+                ),
+            )
+            .await?;
         common.check_route(route)?;
         let algorithm = algorithm(req.headers())?;
         let multipart = is_multipart(req.headers());
