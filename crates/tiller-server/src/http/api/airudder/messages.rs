@@ -17,6 +17,7 @@ use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
+        params::page_size,
         ApiError,
     },
     state::AppState,
@@ -29,9 +30,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_messages))
         .routes(routes!(mark_messages_read))
 }
-
-/// Most messages one list call returns.
-pub const MAX_PAGE: u32 = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 /// `channel` (e.g. `WhatsApp`) is accepted and not needed: the session knows its channel.
@@ -202,12 +200,7 @@ fn message_query(
     size: i64,
     order: SortOrder,
 ) -> Result<MessageQuery, ApiError> {
-    let size = u32::try_from(size)
-        .ok()
-        .filter(|s| (1..=MAX_PAGE).contains(s))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!("size must be between 1 and {MAX_PAGE}, not {size}"))
-        })?;
+    let size = page_size(size)?;
     Ok(MessageQuery {
         call_id: wire::call_id(call_id)?,
         after_msg_id: Some(last_msg_id.to_owned()).filter(|id| !id.is_empty()),

@@ -3,18 +3,18 @@
 //! conventions (docs/compat.md): the upstream pages are not public.
 
 use axum::extract::State;
-use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tiller_core::conversations::{EndReason, SessionQuery, SessionState};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{messages::MAX_PAGE, wire, wire::SessionOut};
+use super::{wire, wire::SessionOut};
 use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
+        params::{page_size, unix_seconds},
         ApiError,
     },
     state::AppState,
@@ -64,15 +64,7 @@ async fn list_sessions(
     req: Signed<ListSessionsIn>,
 ) -> Result<V1<Vec<SessionOut>>, ApiError> {
     let b = req.body;
-    let size = u32::try_from(b.size)
-        .ok()
-        .filter(|s| (1..=MAX_PAGE).contains(s))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "size must be between 1 and {MAX_PAGE}, not {}",
-                b.size
-            ))
-        })?;
+    let size = page_size(b.size)?;
     let state = b
         .status
         .as_deref()
@@ -85,20 +77,13 @@ async fn list_sessions(
             })
         })
         .transpose()?;
-    let instant = |secs: Option<i64>, name: &str| {
-        secs.map(|s| {
-            DateTime::from_timestamp(s, 0)
-                .ok_or_else(|| ApiError::bad_request(format!("{name} must be unix seconds")))
-        })
-        .transpose()
-    };
     let q = SessionQuery {
         channel: b.channel.filter(|c| !c.is_empty()),
         channel_id: b.channel_id.filter(|c| !c.is_empty()),
         user_id: b.user_id.filter(|c| !c.is_empty()),
         state,
-        started_from: instant(b.start_time, "start_time")?,
-        started_to: instant(b.end_time, "end_time")?,
+        started_from: unix_seconds(b.start_time, "start_time")?,
+        started_to: unix_seconds(b.end_time, "end_time")?,
         after_call_id: Some(b.last_call_id)
             .filter(|c| !c.is_empty())
             .map(|c| wire::call_id(&c))

@@ -1,7 +1,6 @@
 //! The webhook event log: events with their deliveries, attempts, and replay.
 
 use axum::extract::State;
-use chrono::DateTime;
 use serde::Deserialize;
 use tiller_core::webhooks::{DeliveryState, EventQuery};
 use utoipa::ToSchema;
@@ -12,6 +11,7 @@ use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
+        params::{page_size, unix_seconds},
         ApiError,
     },
     state::AppState,
@@ -22,14 +22,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events))
         .routes(routes!(list_attempts))
         .routes(routes!(replay_events))
-}
-
-fn instant(secs: Option<i64>, name: &str) -> Result<Option<DateTime<chrono::Utc>>, ApiError> {
-    secs.map(|s| {
-        DateTime::from_timestamp(s, 0)
-            .ok_or_else(|| ApiError::bad_request(format!("{name} must be unix seconds")))
-    })
-    .transpose()
 }
 
 fn state(raw: Option<&str>) -> Result<Option<DeliveryState>, ApiError> {
@@ -54,7 +46,7 @@ pub struct ListEventsIn {
     /// Only events with a delivery in this state: `pending`, `delivered` or `dead`.
     #[serde(default)]
     pub status: Option<String>,
-    pub size: u32,
+    pub size: i64,
 }
 
 /// Events, newest first, with the state of each delivery.
@@ -65,14 +57,11 @@ async fn list_events(
     req: Signed<ListEventsIn>,
 ) -> Result<V1<Vec<EventOut>>, ApiError> {
     let b = req.body;
-    if !(1..=100).contains(&b.size) {
-        return Err(ApiError::bad_request("size must be between 1 and 100"));
-    }
     let q = EventQuery {
-        from: instant(b.start_time, "start_time")?,
-        to: instant(b.end_time, "end_time")?,
+        from: unix_seconds(b.start_time, "start_time")?,
+        to: unix_seconds(b.end_time, "end_time")?,
         state: state(b.status.as_deref())?,
-        limit: b.size,
+        limit: page_size(b.size)?,
     };
     let events = app.store.list_events(req.tenant.id, &q).await?;
     Ok(V1::ok(
@@ -135,9 +124,9 @@ async fn replay_events(
             .await
             .map_err(wire::not_found("event"))?,
         (None, Some("dead")) => {
-            let from = instant(b.start_time, "start_time")?
+            let from = unix_seconds(b.start_time, "start_time")?
                 .ok_or_else(|| ApiError::bad_request("start_time is required"))?;
-            let to = instant(b.end_time, "end_time")?.unwrap_or(now);
+            let to = unix_seconds(b.end_time, "end_time")?.unwrap_or(now);
             app.store.replay_dead(req.tenant.id, from, to, now).await?
         }
         _ => {
