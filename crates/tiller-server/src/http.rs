@@ -8,6 +8,7 @@ pub mod error;
 pub mod observe;
 pub mod openapi;
 pub mod ops;
+pub mod params;
 
 use std::sync::Arc;
 
