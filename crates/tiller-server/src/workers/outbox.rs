@@ -105,20 +105,32 @@ impl OutboxWorker {
         let slots = Arc::new(Semaphore::new(self.cfg.webhooks.concurrency));
         let poll = std::time::Duration::from_millis(self.cfg.webhooks.poll_interval_ms);
         let mut last_disable_check = Instant::now();
-        while !stop.is_cancelled() {
-            let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                self.claim(free).await.unwrap_or_else(|e| {
-                    tracing::error!(error = ?e, "claiming webhook deliveries failed");
-                    Vec::new()
-                })
+        loop {
+            // Wait for a free slot (not for the poll interval: a busy worker must refill as
+            // soon as an attempt ends), then claim as many as are free.
+            let first = tokio::select! {
+                () = stop.cancelled() => break,
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
             };
-            let idle = claimed.is_empty();
+            let free = u32::try_from(slots.available_permits() + 1).unwrap_or(u32::MAX);
+            let claimed = self.claim(free).await.unwrap_or_else(|e| {
+                tracing::error!(error = ?e, "claiming webhook deliveries failed");
+                Vec::new()
+            });
+            // Fewer than asked for: nothing more is due now, so wait before asking again.
+            let drained = (claimed.len() as u64) < u64::from(free);
+            let mut permits = std::iter::once(first);
             for delivery in claimed {
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    break;
+                let permit = match permits.next() {
+                    Some(p) => p,
+                    // Other slots only free up meanwhile, so this does not wait.
+                    None => match slots.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
                 };
                 let worker = self.clone();
                 tokio::spawn(async move {
@@ -126,13 +138,14 @@ impl OutboxWorker {
                     drop(permit);
                 });
             }
+            drop(permits);
             if last_disable_check.elapsed() >= std::time::Duration::from_mins(1) {
                 last_disable_check = Instant::now();
                 if let Err(e) = self.disable_failing_endpoints().await {
                     tracing::error!(error = ?e, "checking failing webhook endpoints failed");
                 }
             }
-            if idle {
+            if drained {
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = self.wake.notified() => {},

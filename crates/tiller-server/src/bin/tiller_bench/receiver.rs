@@ -45,10 +45,7 @@ impl Log {
 
     /// Hands over the arrivals and starts a new log.
     pub fn take(&self) -> Vec<Arrival> {
-        let mut arrivals = self
-            .arrivals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
         self.count.store(0, Ordering::Relaxed);
         std::mem::take(&mut *arrivals)
     }
