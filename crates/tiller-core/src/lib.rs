@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod messages;
+pub mod robots;
 pub mod secret;
 pub mod signing;
 pub mod store;

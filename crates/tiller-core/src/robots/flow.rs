@@ -1,0 +1,1 @@
+//! Dialogue flows: parsing, validation and the interpreter.

@@ -1,0 +1,1 @@
+//! Scripted conversations for `tiller robot test`.
