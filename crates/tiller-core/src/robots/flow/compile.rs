@@ -454,7 +454,14 @@ impl Compiler<'_> {
         if let Some(raw) = &m.content {
             all.push(("content", Message::Raw(raw.clone())));
         }
-        let line = |c: &Self, key: &str| c.lines.key_in(Some(i), key);
+        // A bare-string message has no key of its own: point at the list holding it.
+        let line = |c: &Self, key: &str| {
+            [key, "say", "reprompt"]
+                .iter()
+                .map(|k| c.lines.key_in(Some(i), k))
+                .find(|l| *l != c.lines.node(i))
+                .unwrap_or_else(|| c.lines.node(i))
+        };
         match all.len() {
             0 => {
                 let l = line(self, "say");
