@@ -1,6 +1,8 @@
 //! Interpreter and validation tests. Flows are written inline in YAML so each test reads
 //! as a small definition plus the conversation it drives.
 
+use std::fmt::Write as _;
+
 use serde_json::{json, Map, Value};
 
 use super::*;
@@ -65,7 +67,7 @@ impl<'f> Talk<'f> {
     fn say(&mut self, text: &str) -> Step {
         self.send(&json!({"type": "text", "text": text}))
     }
-    fn http(&mut self, response: Option<HttpResponse>) -> Step {
+    fn http(&mut self, response: Option<&HttpResponse>) -> Step {
         let mut out = Vec::new();
         let vars = self.vars.clone();
         let ctx = TurnContext {
@@ -74,7 +76,7 @@ impl<'f> Talk<'f> {
         };
         let step = self
             .flow
-            .http_result(&mut self.state, &ctx, response.as_ref(), &mut out);
+            .http_result(&mut self.state, &ctx, response, &mut out);
         self.out = out;
         step
     }
@@ -349,7 +351,7 @@ fn http_routes_save_as_default_goto_and_on_error() {
     to_lookup(&mut t);
     let body = json!({"status": "delivered", "delivered_at": "2025-05-01"});
     assert_eq!(
-        t.http(Some(HttpResponse { status: 200, body })),
+        t.http(Some(&HttpResponse { status: 200, body })),
         Step::AwaitUser
     );
     assert_eq!(t.texts()[0], "您的包裹 SF1234567890 已于 2025-05-01 签收。");
@@ -358,7 +360,7 @@ fn http_routes_save_as_default_goto_and_on_error() {
     let mut t = Talk::new(&f);
     to_lookup(&mut t);
     let body = json!({"status": "运输中", "location": "上海"});
-    t.http(Some(HttpResponse { status: 200, body }));
+    t.http(Some(&HttpResponse { status: 200, body }));
     assert_eq!(
         t.texts()[0],
         "您的包裹 SF1234567890 当前状态：运输中，位置：上海。"
@@ -373,7 +375,7 @@ fn http_routes_save_as_default_goto_and_on_error() {
     ] {
         let mut t = Talk::new(&f);
         to_lookup(&mut t);
-        assert!(matches!(t.http(failure), Step::Transfer { .. }));
+        assert!(matches!(t.http(failure.as_ref()), Step::Transfer { .. }));
         assert_eq!(t.texts()[0], "查询服务暂时不可用，为您转接人工客服。");
         assert!(!t.state.variables.contains_key("parcel"));
     }
@@ -448,7 +450,7 @@ fn set_interpolation_labels_and_talk_rounds() {
 fn a_goto_chain_longer_than_the_guard_ends_the_turn() {
     let mut src = String::from("name: long\nstart: n0\nnodes:\n");
     for i in 0..150 {
-        src.push_str(&format!("  n{i}:\n    goto: n{}\n", i + 1));
+        let _ = writeln!(src, "  n{i}:\n    goto: n{}", i + 1);
     }
     src.push_str("  n150:\n    say: [never]\n    end: {}\n");
     let f = flow(&src);
