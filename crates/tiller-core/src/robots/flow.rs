@@ -24,6 +24,9 @@ use serde_json::{Map, Value};
 
 use crate::messages::Content;
 
+/// The YAML-or-JSON reader with line-numbered errors, shared with [`super::script`].
+pub(super) use compile::deserialize;
+
 /// A parsed and validated flow. Cheap to share: the engine keeps one per robot version.
 #[derive(Debug, Clone)]
 pub struct Flow {
