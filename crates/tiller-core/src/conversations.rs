@@ -12,14 +12,19 @@ mod queries;
 mod service;
 mod session;
 
-pub use events::message_send_event;
+pub use events::{
+    message_receive_event, message_send_event, message_status_event, session_end_events,
+    session_transfer_event, Conclusion,
+};
 pub use ids::{CallId, CallIdError};
 pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
 pub use service::{
     validate_agent_content, AgentSender, ConversationEngine, ConversationError, Conversations,
     RecordOnly, UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
 };
-pub use session::{ChatUser, EndReason, Inbound, NewSession, Session, SessionState, StoredMessage};
+pub use session::{
+    ChatUser, EndReason, Inbound, NewSession, Session, SessionChange, SessionState, StoredMessage,
+};
 
 use chrono::{DateTime, Utc};
 

@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use crate::{
     auth::ApiToken,
     conversations::{
-        CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound, MessageQuery, NewSession, Session,
-        SessionQuery, StoredMessage,
+        CallId, ChatRecord, ChatRecordQuery, Inbound, MessageQuery, NewSession, Session,
+        SessionChange, SessionQuery, StoredMessage,
     },
     messages::Message,
+    robots::{NewRobot, Robot},
     tenant::{NewTenant, Tenant},
     webhooks::{
         AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealth, EndpointPatch, EventQuery,
@@ -51,19 +52,29 @@ pub trait TokenStore: Send + Sync {
     async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
 }
 
+/// The events that report a user's new messages to the agent side, given the session as it
+/// stands in the recording transaction (see [`ConversationStore::record_inbound`]).
+pub type ForwardUserMessages<'a> = &'a (dyn Fn(&Session, &[Message]) -> Vec<NewEvent> + Send + Sync);
+
 /// Sessions and their messages. Each method is one transaction.
 #[async_trait::async_trait]
 pub trait ConversationStore: Send + Sync {
-    /// Opens the session on first contact (or reopens a closed one), appending `start`
-    /// (a `conversation.start` system message) when it does; then appends the user's
-    /// `messages` in order. A message whose `msg_id` is already stored for this tenant is
-    /// not written again: the stored one is returned in its place (idempotent retries).
+    /// Opens the session on first contact (or reopens a closed one) with its robot (the
+    /// one named, else the tenant's default), appending `start` (a `conversation.start`
+    /// system message) when it does; then appends the user's `messages` in order. A message
+    /// whose `msg_id` is already stored for this tenant is not written again: the stored one
+    /// is returned in its place (idempotent retries).
+    ///
+    /// New messages are then the robot's (state `bot` with a robot: the turn becomes due)
+    /// or the agent side's (`pending_agent`, `agent`: they count as answered, and the events
+    /// `forward` builds are enqueued). `NotFound` when the named robot does not exist.
     async fn record_inbound(
         &self,
         t: TenantId,
         session: &NewSession,
         messages: &[Message],
         start: &Message,
+        forward: ForwardUserMessages<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound>;
 
@@ -99,16 +110,19 @@ pub trait ConversationStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
 
-    /// Closes the session with `reason`, appending `close` (a `conversation.close` system
-    /// message). `Rejected` when it is already closed.
-    async fn close_session(
+    /// Applies `change` if the session is still at `change.expected_version` (and holds
+    /// `change.turn_lease`, when given): `Ok(None)` when it is not, so the caller reads the
+    /// session again and decides anew. `NotFound` for an unknown session.
+    async fn apply_session_change(
         &self,
         t: TenantId,
         call_id: &CallId,
-        reason: EndReason,
-        close: &Message,
+        change: &SessionChange,
         now: DateTime<Utc>,
-    ) -> StoreResult<Session>;
+    ) -> StoreResult<Option<Session>>;
+
+    /// Open sessions with no activity since `cutoff`, oldest first (for expiry).
+    async fn idle_sessions(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Session>>;
 
     /// Stores the integrator's report on a closed session (`Rejected` while it is open);
     /// a later report replaces an earlier one.
@@ -126,6 +140,46 @@ pub trait ConversationStore: Send + Sync {
         t: TenantId,
         q: &ChatRecordQuery,
     ) -> StoreResult<(u64, Vec<ChatRecord>)>;
+}
+
+/// Robots, and the turn lease that runs one robot turn of a session at a time.
+#[async_trait::async_trait]
+pub trait RobotStore: Send + Sync {
+    /// With `new.is_default`, the tenant's previous default stops being one.
+    async fn create_robot(&self, t: TenantId, new: &NewRobot, now: DateTime<Utc>)
+        -> StoreResult<Robot>;
+    async fn robot(&self, t: TenantId, robot_id: &str) -> StoreResult<Robot>;
+    /// Oldest first.
+    async fn robots(&self, t: TenantId) -> StoreResult<Vec<Robot>>;
+
+    /// Leases the session's due turn to `lease` until `lease_until`, unless another lease
+    /// is still running (a lease already held by `lease` is renewed). `None` when nothing is
+    /// due or the turn is leased elsewhere.
+    async fn claim_turn(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        lease: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>>;
+
+    /// Leases up to `limit` due turns of any tenant, the longest waiting first.
+    async fn claim_due_turns(
+        &self,
+        lease: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Session>>;
+
+    /// The session's user messages after `after_seq`, oldest first.
+    async fn unanswered_messages(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        after_seq: i64,
+    ) -> StoreResult<Vec<StoredMessage>>;
 }
 
 /// Webhook endpoints, the outbox, deliveries and the attempt log.
@@ -243,7 +297,9 @@ impl MigrationStatus {
     }
 }
 
-pub trait Store: TenantStore + TokenStore + ConversationStore + WebhookStore + HealthStore {
+pub trait Store:
+    TenantStore + TokenStore + ConversationStore + RobotStore + WebhookStore + HealthStore
+{
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 }

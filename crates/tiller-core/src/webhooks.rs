@@ -35,6 +35,16 @@ impl OutboxWaker for NoWaker {
 pub mod event_types {
     /// Messages Tiller sends into a session on a custom channel (spec §3.2 shape).
     pub const MESSAGE_SEND: &str = "message.send";
+    /// A user's messages while an agent holds (or is about to hold) the session.
+    pub const MESSAGE_RECEIVE: &str = "message.receive";
+    /// A sent message's status changed (`delivery`, `failed`).
+    pub const MESSAGE_STATUS: &str = "message.status";
+    /// The robot asks for a human agent (spec §3.3).
+    pub const SESSION_TRANSFER: &str = "session.transfer";
+    /// The bot-side "ended session" callback (spec §3.4).
+    pub const SESSION_CLOSE: &str = "session.close";
+    /// The session end event with the conclusion and the transcript (seed 002's fields).
+    pub const SESSION_END: &str = "session.end";
     /// An endpoint was disabled after failing continuously.
     pub const ENDPOINT_DISABLED: &str = "endpoint.disabled";
 }

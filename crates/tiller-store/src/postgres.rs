@@ -1,6 +1,7 @@
 //! PostgreSQL backend: the scale-out store that several stateless tiller nodes share.
 
 mod conversations;
+mod robots;
 mod webhooks;
 
 use std::time::Duration;

@@ -37,14 +37,16 @@ pub(crate) const TENANT_COLUMNS: &str = "id, name, company, app_key, app_secret_
      sign_secret, access_key, access_secret, created_at";
 
 mod conversations;
+mod robots;
 mod webhooks;
 
 pub(crate) use conversations::{
     millis_or, ChatRecordRow, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
     SESSION_COLUMNS,
 };
+pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};
 pub(crate) use webhooks::{
-    claimed, disabled_event, disabled_reason, event_types_column, health, summaries, with_secrets,
+    claimed, disabled_event, status_events, disabled_reason, event_types_column, health, summaries, with_secrets,
     AttemptRow, ClaimRow, DeliveryStateRow, EndpointRow, EventRow, FinishRow, HealthRow,
     NewAttemptRow, NewEventRow, OutcomeChange, SecretRow, ATTEMPT_COLUMNS, CLAIM_RETURNING,
     ENDPOINT_COLUMNS, EVENT_COLUMNS,

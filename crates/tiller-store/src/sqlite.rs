@@ -3,6 +3,7 @@
 //! in WAL mode with `synchronous=NORMAL`.
 
 mod conversations;
+mod robots;
 mod webhooks;
 
 use std::{str::FromStr, time::Duration};

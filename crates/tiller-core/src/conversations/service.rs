@@ -7,8 +7,9 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::{
-    message_send_event, system_message, CallId, EndReason, Inbound, MessageQuery, NewSession,
-    Session, SessionQuery, StoredMessage,
+    message_receive_event, message_send_event, session_end_events, system_message, CallId,
+    Conclusion, EndReason, Inbound, MessageQuery, NewSession, Session, SessionChange,
+    SessionQuery, SessionState, SortOrder, StoredMessage,
 };
 use crate::{
     messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
@@ -24,6 +25,8 @@ pub const MAX_TEXT_CHARS: usize = 2096;
 pub const MAX_INBOUND_MESSAGES: usize = 100;
 /// The *query message list API returns the last 24 hours.
 pub const RECENT_WINDOW: Duration = Duration::hours(24);
+/// How often a compare-and-set session change is retried after the session moved.
+const MAX_CHANGE_TRIES: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConversationError {
@@ -35,6 +38,9 @@ pub enum ConversationError {
     Invalid(String),
     #[error("msg_id {0} is already used")]
     DuplicateMsgId(String),
+    /// The session kept changing under a compare-and-set update; the caller may retry.
+    #[error("the session is busy; try again")]
+    Busy,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -97,10 +103,11 @@ impl Conversations {
     }
 
     /// Records a user's messages (opening the session on first contact) and hands them
-    /// to the engine once they are committed.
+    /// to the engine once they are committed. While an agent holds the session (or is
+    /// asked to), the messages go to the agent side as `message.receive` instead.
     pub async fn receive(
         &self,
-        t: TenantId,
+        tenant: &Tenant,
         session: NewSession,
         messages: Vec<UserMessage>,
     ) -> Result<Inbound> {
@@ -129,13 +136,27 @@ impl Conversations {
             })
             .collect();
         let start = system_message(&SystemEventKind::Start, "", "", now);
+        let company = tenant.company.as_str();
+        let forward = |s: &Session, new: &[Message]| {
+            vec![message_receive_event(company, s, new)]
+        };
         let inbound = self
             .store
-            .record_inbound(t, &session, &messages, &start, now)
+            .record_inbound(tenant.id, &session, &messages, &start, &forward, now)
             .await
-            .map_err(|e| store_error(e, &session.call_id))?;
+            .map_err(|e| match e {
+                StoreError::NotFound => ConversationError::Invalid(format!(
+                    "robot_id {} names no robot of this tenant",
+                    session.robot_id.as_deref().unwrap_or_default()
+                )),
+                other => store_error(other, &session.call_id),
+            })?;
         if inbound.inserted > 0 {
-            self.engine.on_user_messages(t, &inbound).await;
+            if inbound.session.state == SessionState::Bot {
+                self.engine.on_user_messages(tenant.id, &inbound).await;
+            } else {
+                self.outbox.wake();
+            }
         }
         Ok(inbound)
     }
@@ -257,13 +278,115 @@ impl Conversations {
             .map_err(|e| store_error(e, call_id))
     }
 
-    pub async fn close(&self, t: TenantId, call_id: &CallId, reason: EndReason) -> Result<Session> {
-        let now = self.clock.now();
-        let close = system_message(&SystemEventKind::Close, "", "", now);
-        self.store
-            .close_session(t, call_id, reason, &close, now)
+    /// Ends an open session for `reason`, reporting the end (`session.close`,
+    /// `session.end`) in the same transaction.
+    pub async fn close(&self, tenant: &Tenant, call_id: &CallId, reason: EndReason) -> Result<Session> {
+        for _ in 0..MAX_CHANGE_TRIES {
+            let session = self.session(tenant.id, call_id).await?;
+            if session.state == SessionState::Closed {
+                return Err(ConversationError::Rejected("session is already closed".into()));
+            }
+            let change = self
+                .end_change(&tenant.company, &session, reason, Vec::new())
+                .await?;
+            if let Some(closed) = self.apply(tenant.id, call_id, &change).await? {
+                return Ok(closed);
+            }
+        }
+        Err(ConversationError::Busy)
+    }
+
+    /// Closes every open session idle for longer than `idle_timeout` with reason
+    /// `expire`; returns how many it closed.
+    pub async fn expire_idle(&self, idle_timeout: Duration, limit: u32) -> Result<usize> {
+        let cutoff = self.clock.now() - idle_timeout;
+        let idle = self
+            .store
+            .idle_sessions(cutoff, limit)
             .await
-            .map_err(|e| store_error(e, call_id))
+            .map_err(ConversationError::Store)?;
+        let mut closed = 0;
+        for session in idle {
+            let tenant = self
+                .store
+                .tenant(session.tenant)
+                .await
+                .map_err(ConversationError::Store)?;
+            let change = self
+                .end_change(&tenant.company, &session, EndReason::Expire, Vec::new())
+                .await?;
+            // A session that moved meanwhile is no longer idle: leave it.
+            if self.apply(tenant.id, &session.call_id, &change).await?.is_some() {
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+
+    /// The change that ends `session` for `reason`: `messages` (e.g. a robot's last
+    /// replies), then a `conversation.close` system message, and the end callbacks with the
+    /// whole transcript. Applies only while the session is as read.
+    pub async fn end_change(
+        &self,
+        company: &str,
+        session: &Session,
+        reason: EndReason,
+        mut messages: Vec<Message>,
+    ) -> Result<SessionChange> {
+        let now = self.clock.now();
+        messages.push(system_message(&SystemEventKind::Close, "", "", now));
+        let mut transcript: Vec<Message> = self
+            .store
+            .list_messages(
+                session.tenant,
+                &MessageQuery {
+                    call_id: session.call_id.clone(),
+                    after_msg_id: None,
+                    since: None,
+                    size: u32::MAX,
+                    order: SortOrder::OldestFirst,
+                },
+            )
+            .await
+            .map_err(ConversationError::Store)?
+            .into_iter()
+            .map(|m| m.message)
+            .collect();
+        transcript.extend(messages.iter().cloned());
+        let mut ended = session.clone();
+        ended.state = SessionState::Closed;
+        ended.end_reason = Some(reason);
+        ended.ended_at = Some(now);
+        let events = session_end_events(company, &ended, &Conclusion::of(session), &transcript);
+        Ok(SessionChange {
+            expected_version: session.state_version,
+            turn_lease: None,
+            state: SessionState::Closed,
+            end_reason: Some(reason),
+            seat_id: session.seat_id.clone(),
+            robot_state: None,
+            answered_seq: None,
+            messages,
+            events,
+        })
+    }
+
+    /// Applies a change; `None` when the session moved on since it was read.
+    pub async fn apply(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        change: &SessionChange,
+    ) -> Result<Option<Session>> {
+        let applied = self
+            .store
+            .apply_session_change(t, call_id, change, self.clock.now())
+            .await
+            .map_err(|e| store_error(e, call_id))?;
+        if applied.is_some() && !change.events.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(applied)
     }
 
     pub async fn report(

@@ -99,6 +99,40 @@ pub struct Session {
     pub updated_at: DateTime<Utc>,
     /// What the integrator reported after the session ended.
     pub report: Option<serde_json::Value>,
+    /// The robot answering the session; `None` when the session only records.
+    pub robot_id: Option<String>,
+    /// The robot's dialogue state (JSON), once a turn has run.
+    pub robot_state: Option<serde_json::Value>,
+    /// The last user message (by `seq`) the robot has handled or handed to an agent.
+    pub answered_seq: i64,
+    /// Set while user messages wait for a robot turn.
+    pub turn_due: Option<DateTime<Utc>>,
+    /// Grows with every state change; [`SessionChange`]s are applied against it.
+    pub state_version: i64,
+}
+
+/// A compare-and-set change to one session, applied in one transaction with the messages
+/// it records and the events it reports. It applies only while the session's
+/// `state_version` is still `expected_version` (and, for a robot turn, while the turn lease
+/// is still held), so a robot turn, an agent's transfer answer and an expiry sweep can
+/// never overwrite each other's decisions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionChange {
+    pub expected_version: i64,
+    /// The turn lease that must still be held; it is released by the change.
+    pub turn_lease: Option<String>,
+    pub state: SessionState,
+    /// Set with `state` `Closed` (`ended_at` becomes now); cleared otherwise.
+    pub end_reason: Option<EndReason>,
+    pub seat_id: Option<String>,
+    /// `None` leaves the stored dialogue as it is.
+    pub robot_state: Option<serde_json::Value>,
+    /// `None` leaves it as it is.
+    pub answered_seq: Option<i64>,
+    /// Appended in order.
+    pub messages: Vec<Message>,
+    /// Enqueued in the outbox.
+    pub events: Vec<crate::webhooks::NewEvent>,
 }
 
 /// What identifies a session on first contact.
@@ -108,6 +142,8 @@ pub struct NewSession {
     pub channel: String,
     pub channel_id: String,
     pub user: ChatUser,
+    /// The robot to answer; `None` for the tenant's default robot, if it has one.
+    pub robot_id: Option<String>,
 }
 
 /// A message as stored: the wire [`Message`] plus the store's ordering key.

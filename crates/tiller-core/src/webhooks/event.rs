@@ -38,6 +38,9 @@ impl NewEvent {
 pub struct MessageStatusUpdate {
     pub call_id: CallId,
     pub msg_ids: Vec<String>,
+    /// The wrapper of the `message.status` event to report the change with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<serde_json::Value>,
 }
 
 impl MessageStatusUpdate {

@@ -8,10 +8,10 @@ use tiller_core::{
     clock::to_millis,
     conversations::{
         CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound, MessageQuery, NewSession, Session,
-        SessionQuery, SessionState, SortOrder, StoredMessage,
+        SessionChange, SessionQuery, SessionState, SortOrder, StoredMessage,
     },
     messages::Message,
-    store::ConversationStore,
+    store::{ConversationStore, ForwardUserMessages},
     webhooks::NewEvent,
     StoreError, StoreResult, TenantId,
 };
@@ -20,8 +20,8 @@ use super::{webhooks::enqueue_events, PgStore};
 use crate::{
     error::store_error,
     rows::{
-        millis_or, ChatRecordRow, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
-        SESSION_COLUMNS,
+        millis_or, robot_key, ChatRecordRow, MessageRow, NewMessageRow, SessionRow,
+        MESSAGE_COLUMNS, SESSION_COLUMNS,
     },
 };
 
@@ -144,20 +144,41 @@ async fn touch(
     row.try_into()
 }
 
+/// The robot a new or reopened session gets, as SQL over the parameters `tenant` and
+/// `named` (the robot named, already checked to exist): the one named, else the tenant's
+/// default, else none.
+fn session_robot(tenant: &str, named: &str) -> String {
+    format!("COALESCE({named}, (SELECT id FROM robots WHERE tenant_id = {tenant} AND is_default))")
+}
+
 /// Opens the session if it is absent or closed; true when it did. Two first messages
 /// racing on one `call_id` both insert with `ON CONFLICT DO NOTHING`; the loser waits for
-/// the winner's commit, then finds the session through the locking read.
+/// the winner's commit, then finds the session through the locking read. A reopened
+/// session starts a fresh dialogue: earlier messages count as answered.
 async fn open_or_reopen(
     conn: &mut PgConnection,
     t: TenantId,
     new: &NewSession,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let created: Option<i64> = sqlx::query_scalar(
+    let named = match new.robot_id.as_deref() {
+        Some(id) => Some(
+            sqlx::query_scalar::<_, i64>("SELECT id FROM robots WHERE tenant_id = $1 AND id = $2")
+                .bind(t.0)
+                .bind(robot_key(id)?)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(store_error)?
+                .ok_or(StoreError::NotFound)?,
+        ),
+        None => None,
+    };
+    let created: Option<i64> = sqlx::query_scalar(&format!(
         "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
-         state, started_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'bot', $7, $7) \
-         ON CONFLICT (tenant_id, call_id) DO NOTHING RETURNING tenant_id",
-    )
+         state, started_at, updated_at, robot_id) VALUES ($1, $2, $3, $4, $5, $6, 'bot', $7, $7, \
+         {}) ON CONFLICT (tenant_id, call_id) DO NOTHING RETURNING tenant_id",
+        session_robot("$1", "$8::bigint")
+    ))
     .bind(t.0)
     .bind(new.call_id.as_str())
     .bind(&new.channel)
@@ -165,6 +186,7 @@ async fn open_or_reopen(
     .bind(&new.user.id)
     .bind(&new.user.name)
     .bind(to_millis(now))
+    .bind(named)
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
@@ -177,17 +199,78 @@ async fn open_or_reopen(
     if !row.is_closed() {
         return Ok(false);
     }
-    sqlx::query(
+    sqlx::query(&format!(
         "UPDATE sessions SET state = 'bot', end_reason = NULL, ended_at = NULL, \
-         seat_id = NULL, started_at = $1, updated_at = $1 WHERE tenant_id = $2 AND call_id = $3",
-    )
-    .bind(to_millis(now))
+         seat_id = NULL, started_at = $3, updated_at = $3, robot_id = {}, \
+         robot_state = NULL, answered_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages \
+           WHERE tenant_id = $1 AND call_id = $2), \
+         turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, \
+         state_version = state_version + 1 WHERE tenant_id = $1 AND call_id = $2",
+        session_robot("$1", "$4::bigint")
+    ))
     .bind(t.0)
     .bind(new.call_id.as_str())
+    .bind(to_millis(now))
+    .bind(named)
     .execute(conn)
     .await
     .map_err(store_error)?;
     Ok(true)
+}
+
+/// After new user messages (`newest` the last one's `seq`): in state `bot` with a robot the
+/// turn becomes due; in `pending_agent` / `agent` they count as answered (they go to the
+/// agent side). Sets `updated_at` and returns the session as it now is.
+async fn note_user_messages(
+    conn: &mut PgConnection,
+    t: TenantId,
+    call_id: &CallId,
+    newest: Option<i64>,
+    now: DateTime<Utc>,
+) -> StoreResult<Session> {
+    let sql = format!(
+        "UPDATE sessions SET updated_at = $1, \
+         turn_due = CASE WHEN $2::bigint IS NOT NULL AND state = 'bot' AND robot_id IS NOT NULL \
+           THEN COALESCE(turn_due, $1) ELSE turn_due END, \
+         answered_seq = CASE WHEN $2::bigint IS NOT NULL AND state IN ('pending_agent', 'agent') \
+           THEN $2 ELSE answered_seq END \
+         WHERE tenant_id = $3 AND call_id = $4 RETURNING {SESSION_COLUMNS}"
+    );
+    let row: SessionRow = sqlx::query_as(&sql)
+        .bind(to_millis(now))
+        .bind(newest)
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .fetch_one(conn)
+        .await
+        .map_err(store_error)?;
+    row.try_into()
+}
+
+/// A robot turn is due while the session is in state `bot` with a robot and holds user
+/// messages after `answered_seq`; keeps the time it first became due.
+async fn reschedule_turn(
+    conn: &mut PgConnection,
+    t: TenantId,
+    call_id: &CallId,
+    now: DateTime<Utc>,
+) -> StoreResult<Session> {
+    let sql = format!(
+        "UPDATE sessions SET turn_due = CASE WHEN state = 'bot' AND robot_id IS NOT NULL \
+         AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = sessions.tenant_id \
+           AND m.call_id = sessions.call_id AND m.seq > sessions.answered_seq \
+           AND m.sender_type = 'user') \
+         THEN COALESCE(turn_due, $1) END WHERE tenant_id = $2 AND call_id = $3 \
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let row: SessionRow = sqlx::query_as(&sql)
+        .bind(to_millis(now))
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .fetch_one(conn)
+        .await
+        .map_err(store_error)?;
+    row.try_into()
 }
 
 /// `WHERE` of chat records: the tenant's messages joined with their sessions.
@@ -240,6 +323,7 @@ impl ConversationStore for PgStore {
         session: &NewSession,
         messages: &[Message],
         start: &Message,
+        forward: ForwardUserMessages<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
         let call_id = &session.call_id;
@@ -249,18 +333,24 @@ impl ConversationStore for PgStore {
             insert_new_message(&mut tx, t, call_id, start, now).await?;
         }
         let mut stored = Vec::with_capacity(messages.len());
-        let mut inserted = 0;
+        let mut new = Vec::new();
+        let mut newest = None;
         for m in messages {
             let row = match insert_message(&mut tx, t, call_id, m, now).await? {
                 Some(row) => {
-                    inserted += 1;
+                    newest = Some(row.seq);
+                    new.push(m.clone());
                     row
                 }
                 None => message_by_id(&mut tx, t, &m.msg_id).await?,
             };
             stored.push(row.try_into()?);
         }
-        let session = touch(&mut tx, t, call_id, now).await?;
+        let inserted = new.len();
+        let session = note_user_messages(&mut tx, t, call_id, newest, now).await?;
+        if inserted > 0 && matches!(session.state, SessionState::PendingAgent | SessionState::Agent) {
+            enqueue_events(&mut tx, t, &forward(&session, &new), now).await?;
+        }
         tx.commit().await.map_err(store_error)?;
         Ok(Inbound {
             session,
@@ -423,32 +513,66 @@ impl ConversationStore for PgStore {
         Ok(changed)
     }
 
-    async fn close_session(
+    async fn apply_session_change(
         &self,
         t: TenantId,
         call_id: &CallId,
-        reason: EndReason,
-        close: &Message,
+        change: &SessionChange,
         now: DateTime<Utc>,
-    ) -> StoreResult<Session> {
+    ) -> StoreResult<Option<Session>> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        session_in_state(&mut tx, t, call_id, false, "session is already closed").await?;
+        let robot_state = change.robot_state.as_ref().map(ToString::to_string);
+        let changed = sqlx::query(
+            "UPDATE sessions SET state = $1, end_reason = $2, \
+             ended_at = CASE WHEN $1 = 'closed' THEN $3 END, seat_id = $4, \
+             robot_state = COALESCE($5, robot_state), answered_seq = COALESCE($6, answered_seq), \
+             updated_at = $3, state_version = state_version + 1, \
+             turn_lease = CASE WHEN $7::text IS NULL THEN turn_lease END, \
+             turn_lease_until = CASE WHEN $7::text IS NULL THEN turn_lease_until END \
+             WHERE tenant_id = $8 AND call_id = $9 AND state_version = $10 \
+             AND ($7::text IS NULL OR turn_lease = $7)",
+        )
+        .bind(change.state.as_str())
+        .bind(change.end_reason.map(EndReason::as_str))
+        .bind(to_millis(now))
+        .bind(change.seat_id.as_deref())
+        .bind(robot_state)
+        .bind(change.answered_seq)
+        .bind(change.turn_lease.as_deref())
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .bind(change.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+        if changed == 0 {
+            session_row(&mut tx, t, call_id, false)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            return Ok(None);
+        }
+        for m in &change.messages {
+            insert_new_message(&mut tx, t, call_id, m, now).await?;
+        }
+        enqueue_events(&mut tx, t, &change.events, now).await?;
+        let session = reschedule_turn(&mut tx, t, call_id, now).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(session))
+    }
+
+    async fn idle_sessions(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Session>> {
         let sql = format!(
-            "UPDATE sessions SET state = $1, end_reason = $2, ended_at = $3, updated_at = $3 \
-             WHERE tenant_id = $4 AND call_id = $5 RETURNING {SESSION_COLUMNS}"
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE state <> 'closed' AND updated_at < $1 \
+             ORDER BY updated_at LIMIT $2"
         );
-        let row: SessionRow = sqlx::query_as(&sql)
-            .bind(SessionState::Closed.as_str())
-            .bind(reason.as_str())
-            .bind(to_millis(now))
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .fetch_one(&mut *tx)
+        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+            .bind(to_millis(cutoff))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        insert_new_message(&mut tx, t, call_id, close, now).await?;
-        tx.commit().await.map_err(store_error)?;
-        row.try_into()
+        rows.into_iter().map(Session::try_from).collect()
     }
 
     async fn save_report(

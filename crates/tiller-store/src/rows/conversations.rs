@@ -30,12 +30,18 @@ pub(crate) struct SessionRow {
     pub ended_at: Option<i64>,
     pub updated_at: i64,
     pub report: Option<String>,
+    pub robot_id: Option<i64>,
+    pub robot_state: Option<String>,
+    pub answered_seq: i64,
+    pub turn_due: Option<i64>,
+    pub state_version: i64,
 }
 
 pub(crate) const SESSION_COLUMNS: &str = "sessions.tenant_id, sessions.call_id, \
      sessions.channel, sessions.channel_id, sessions.user_id, sessions.user_name, \
      sessions.state, sessions.end_reason, sessions.seat_id, sessions.started_at, \
-     sessions.ended_at, sessions.updated_at, sessions.report";
+     sessions.ended_at, sessions.updated_at, sessions.report, sessions.robot_id, \
+     sessions.robot_state, sessions.answered_seq, sessions.turn_due, sessions.state_version";
 
 impl SessionRow {
     pub fn is_closed(&self) -> bool {
@@ -73,6 +79,14 @@ impl TryFrom<SessionRow> for Session {
                 .report
                 .map(|raw| serde_json::from_str(&raw).map_err(json_error))
                 .transpose()?,
+            robot_id: r.robot_id.map(|id| id.to_string()),
+            robot_state: r
+                .robot_state
+                .map(|raw| serde_json::from_str(&raw).map_err(json_error))
+                .transpose()?,
+            answered_seq: r.answered_seq,
+            turn_due: r.turn_due.map(from_millis),
+            state_version: r.state_version,
         })
     }
 }

@@ -8,6 +8,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use tiller_core::{
     clock::{from_millis, to_millis},
+    conversations::message_status_event,
+    messages::MessageStatus,
     webhooks::{
         event_types, AttemptRecord, ClaimedDelivery, DeliveryState, Endpoint, EndpointHealth,
         EventRecord, EventSummary, MessageStatusUpdate, NewEvent, Outcome,
@@ -263,12 +265,12 @@ pub(crate) struct OutcomeChange {
     /// When the delivery ends: the messages' new status, and the statuses it replaces.
     /// Delivered wins over dead, whatever order several endpoints finish in, and nothing
     /// replaces `read`.
-    pub messages: Option<(&'static str, &'static [&'static str])>,
+    pub messages: Option<(MessageStatus, &'static [&'static str])>,
 }
 
 impl OutcomeChange {
     pub fn of(outcome: &Outcome) -> Self {
-        let status = |delivered| MessageStatusUpdate::status_for(delivered).as_str();
+        let status = MessageStatusUpdate::status_for;
         match outcome {
             Outcome::Delivered => Self {
                 label: "delivered",
@@ -292,6 +294,20 @@ impl OutcomeChange {
                 messages: Some((status(false), &["sent"])),
             },
         }
+    }
+}
+
+/// The `message.status` event reporting `changed` messages' new status, when the update
+/// asks for one.
+pub(crate) fn status_events(
+    update: &MessageStatusUpdate,
+    status: MessageStatus,
+    changed: u64,
+    now: DateTime<Utc>,
+) -> Vec<NewEvent> {
+    match &update.notify {
+        Some(wrapper) if changed > 0 => vec![message_status_event(update, wrapper, status, now)],
+        _ => Vec::new(),
     }
 }
 

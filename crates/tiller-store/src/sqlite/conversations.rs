@@ -7,10 +7,10 @@ use tiller_core::{
     clock::to_millis,
     conversations::{
         CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound, MessageQuery, NewSession, Session,
-        SessionQuery, SessionState, SortOrder, StoredMessage,
+        SessionChange, SessionQuery, SessionState, SortOrder, StoredMessage,
     },
     messages::Message,
-    store::ConversationStore,
+    store::{ConversationStore, ForwardUserMessages},
     webhooks::NewEvent,
     StoreError, StoreResult, TenantId,
 };
@@ -19,8 +19,8 @@ use super::{webhooks::enqueue_events, SqliteStore};
 use crate::{
     error::store_error,
     rows::{
-        millis_or, ChatRecordRow, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
-        SESSION_COLUMNS,
+        millis_or, robot_key, ChatRecordRow, MessageRow, NewMessageRow, SessionRow,
+        MESSAGE_COLUMNS, SESSION_COLUMNS,
     },
 };
 
@@ -137,26 +137,57 @@ async fn touch(
     row.try_into()
 }
 
-/// Opens the session if it is absent or closed; true when it did.
+/// The robot a new or reopened session gets: the one named (which must exist), else the
+/// tenant's default, else none.
+async fn session_robot(
+    conn: &mut SqliteConnection,
+    t: TenantId,
+    named: Option<&str>,
+) -> StoreResult<Option<i64>> {
+    let query = match named {
+        Some(id) => sqlx::query_scalar("SELECT id FROM robots WHERE tenant_id = ? AND id = ?")
+            .bind(t.0)
+            .bind(robot_key(id)?),
+        None => sqlx::query_scalar("SELECT id FROM robots WHERE tenant_id = ? AND is_default")
+            .bind(t.0),
+    };
+    let found: Option<i64> = query.fetch_optional(conn).await.map_err(store_error)?;
+    match (named, found) {
+        (Some(_), None) => Err(StoreError::NotFound),
+        (_, found) => Ok(found),
+    }
+}
+
+/// Opens the session if it is absent or closed; true when it did. A reopened session starts
+/// a fresh dialogue: earlier messages count as answered.
 async fn open_or_reopen(
     conn: &mut SqliteConnection,
     t: TenantId,
     new: &NewSession,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let query = match session_row(&mut *conn, t, &new.call_id).await? {
-        Some(row) if !row.is_closed() => return Ok(false),
+    let existing = session_row(&mut *conn, t, &new.call_id).await?;
+    if existing.as_ref().is_some_and(|row| !row.is_closed()) {
+        return Ok(false);
+    }
+    let robot = session_robot(&mut *conn, t, new.robot_id.as_deref()).await?;
+    let query = match existing {
         Some(_) => sqlx::query(
             "UPDATE sessions SET state = 'bot', end_reason = NULL, ended_at = NULL, \
-             seat_id = NULL, started_at = ?, updated_at = ? WHERE tenant_id = ? AND call_id = ?",
+             seat_id = NULL, started_at = ?, updated_at = ?, robot_id = ?, robot_state = NULL, \
+             answered_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages \
+               WHERE tenant_id = sessions.tenant_id AND call_id = sessions.call_id), \
+             turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, \
+             state_version = state_version + 1 WHERE tenant_id = ? AND call_id = ?",
         )
         .bind(to_millis(now))
         .bind(to_millis(now))
+        .bind(robot)
         .bind(t.0)
         .bind(new.call_id.as_str()),
         None => sqlx::query(
             "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
-             state, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'bot', ?, ?)",
+             state, started_at, updated_at, robot_id) VALUES (?, ?, ?, ?, ?, ?, 'bot', ?, ?, ?)",
         )
         .bind(t.0)
         .bind(new.call_id.as_str())
@@ -165,10 +196,66 @@ async fn open_or_reopen(
         .bind(&new.user.id)
         .bind(&new.user.name)
         .bind(to_millis(now))
-        .bind(to_millis(now)),
+        .bind(to_millis(now))
+        .bind(robot),
     };
     query.execute(conn).await.map_err(store_error)?;
     Ok(true)
+}
+
+/// After new user messages (`newest` the last one's `seq`): in state `bot` with a robot the
+/// turn becomes due; in `pending_agent` / `agent` they count as answered (they go to the
+/// agent side). Sets `updated_at` and returns the session as it now is.
+async fn note_user_messages(
+    conn: &mut SqliteConnection,
+    t: TenantId,
+    call_id: &CallId,
+    newest: Option<i64>,
+    now: DateTime<Utc>,
+) -> StoreResult<Session> {
+    let sql = format!(
+        "UPDATE sessions SET updated_at = ?1, \
+         turn_due = CASE WHEN ?2 IS NOT NULL AND state = 'bot' AND robot_id IS NOT NULL \
+           THEN COALESCE(turn_due, ?1) ELSE turn_due END, \
+         answered_seq = CASE WHEN ?2 IS NOT NULL AND state IN ('pending_agent', 'agent') \
+           THEN ?2 ELSE answered_seq END \
+         WHERE tenant_id = ?3 AND call_id = ?4 RETURNING {SESSION_COLUMNS}"
+    );
+    let row: SessionRow = sqlx::query_as(&sql)
+        .bind(to_millis(now))
+        .bind(newest)
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .fetch_one(conn)
+        .await
+        .map_err(store_error)?;
+    row.try_into()
+}
+
+/// A robot turn is due while the session is in state `bot` with a robot and holds user
+/// messages after `answered_seq`; keeps the time it first became due.
+pub(super) async fn reschedule_turn(
+    conn: &mut SqliteConnection,
+    t: TenantId,
+    call_id: &CallId,
+    now: DateTime<Utc>,
+) -> StoreResult<Session> {
+    let sql = format!(
+        "UPDATE sessions SET turn_due = CASE WHEN state = 'bot' AND robot_id IS NOT NULL \
+         AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = sessions.tenant_id \
+           AND m.call_id = sessions.call_id AND m.seq > sessions.answered_seq \
+           AND m.sender_type = 'user') \
+         THEN COALESCE(turn_due, ?) END WHERE tenant_id = ? AND call_id = ? \
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let row: SessionRow = sqlx::query_as(&sql)
+        .bind(to_millis(now))
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .fetch_one(conn)
+        .await
+        .map_err(store_error)?;
+    row.try_into()
 }
 
 /// `WHERE` of chat records: the tenant's messages joined with their sessions.
@@ -221,6 +308,7 @@ impl ConversationStore for SqliteStore {
         session: &NewSession,
         messages: &[Message],
         start: &Message,
+        forward: ForwardUserMessages<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
         let call_id = &session.call_id;
@@ -230,18 +318,24 @@ impl ConversationStore for SqliteStore {
             insert_new_message(&mut tx, t, call_id, start, now).await?;
         }
         let mut stored = Vec::with_capacity(messages.len());
-        let mut inserted = 0;
+        let mut new = Vec::new();
+        let mut newest = None;
         for m in messages {
             let row = match insert_message(&mut tx, t, call_id, m, now).await? {
                 Some(row) => {
-                    inserted += 1;
+                    newest = Some(row.seq);
+                    new.push(m.clone());
                     row
                 }
                 None => message_by_id(&mut tx, t, &m.msg_id).await?,
             };
             stored.push(row.try_into()?);
         }
-        let session = touch(&mut tx, t, call_id, now).await?;
+        let inserted = new.len();
+        let session = note_user_messages(&mut tx, t, call_id, newest, now).await?;
+        if inserted > 0 && matches!(session.state, SessionState::PendingAgent | SessionState::Agent) {
+            enqueue_events(&mut tx, t, &forward(&session, &new), now).await?;
+        }
         tx.commit().await.map_err(store_error)?;
         Ok(Inbound {
             session,
@@ -404,33 +498,66 @@ impl ConversationStore for SqliteStore {
         Ok(changed)
     }
 
-    async fn close_session(
+    async fn apply_session_change(
         &self,
         t: TenantId,
         call_id: &CallId,
-        reason: EndReason,
-        close: &Message,
+        change: &SessionChange,
         now: DateTime<Utc>,
-    ) -> StoreResult<Session> {
+    ) -> StoreResult<Option<Session>> {
         let mut tx = self.writer.begin().await.map_err(store_error)?;
-        session_in_state(&mut tx, t, call_id, false, "session is already closed").await?;
+        let robot_state = change.robot_state.as_ref().map(ToString::to_string);
+        let changed = sqlx::query(
+            "UPDATE sessions SET state = ?1, end_reason = ?2, \
+             ended_at = CASE WHEN ?1 = 'closed' THEN ?3 ELSE NULL END, seat_id = ?4, \
+             robot_state = COALESCE(?5, robot_state), answered_seq = COALESCE(?6, answered_seq), \
+             updated_at = ?3, state_version = state_version + 1, \
+             turn_lease = CASE WHEN ?7 IS NULL THEN turn_lease END, \
+             turn_lease_until = CASE WHEN ?7 IS NULL THEN turn_lease_until END \
+             WHERE tenant_id = ?8 AND call_id = ?9 AND state_version = ?10 \
+             AND (?7 IS NULL OR turn_lease = ?7)",
+        )
+        .bind(change.state.as_str())
+        .bind(change.end_reason.map(EndReason::as_str))
+        .bind(to_millis(now))
+        .bind(change.seat_id.as_deref())
+        .bind(robot_state)
+        .bind(change.answered_seq)
+        .bind(change.turn_lease.as_deref())
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .bind(change.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+        if changed == 0 {
+            session_row(&mut tx, t, call_id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            return Ok(None);
+        }
+        for m in &change.messages {
+            insert_new_message(&mut tx, t, call_id, m, now).await?;
+        }
+        enqueue_events(&mut tx, t, &change.events, now).await?;
+        let session = reschedule_turn(&mut tx, t, call_id, now).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(session))
+    }
+
+    async fn idle_sessions(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Session>> {
         let sql = format!(
-            "UPDATE sessions SET state = ?, end_reason = ?, ended_at = ?, updated_at = ? \
-             WHERE tenant_id = ? AND call_id = ? RETURNING {SESSION_COLUMNS}"
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE state <> 'closed' AND updated_at < ? \
+             ORDER BY updated_at LIMIT ?"
         );
-        let row: SessionRow = sqlx::query_as(&sql)
-            .bind(SessionState::Closed.as_str())
-            .bind(reason.as_str())
-            .bind(to_millis(now))
-            .bind(to_millis(now))
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .fetch_one(&mut *tx)
+        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+            .bind(to_millis(cutoff))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        insert_new_message(&mut tx, t, call_id, close, now).await?;
-        tx.commit().await.map_err(store_error)?;
-        row.try_into()
+        rows.into_iter().map(Session::try_from).collect()
     }
 
     async fn save_report(

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use tiller_core::{
     clock::{from_millis, to_millis},
+    messages::MessageStatus,
     webhooks::{
         AttemptRecord, ClaimedDelivery, Endpoint, EventRecord, MessageStatusUpdate, NewEvent,
         Outcome,
@@ -16,7 +17,7 @@ use super::{load_endpoints, Which};
 use crate::{
     error::store_error,
     rows::{
-        claimed, disabled_event, disabled_reason, ClaimRow, EndpointRow, EventRow, FinishRow,
+        claimed, disabled_event, disabled_reason, status_events, ClaimRow, EndpointRow, EventRow, FinishRow,
         NewAttemptRow, NewEventRow, OutcomeChange, CLAIM_RETURNING, ENDPOINT_COLUMNS,
         EVENT_COLUMNS,
     },
@@ -213,7 +214,9 @@ pub(super) async fn finish(
         if let (Some((status, replaces)), Some(update)) = (change.messages, delivery.on_outcome()?)
         {
             let t = TenantId(delivery.tenant_id);
-            set_message_status(&mut tx, t, &update, status, replaces, now).await?;
+            let changed = set_message_status(&mut tx, t, &update, status, replaces, now).await?;
+            let events = status_events(&update, status, changed, now);
+            enqueue_events(&mut tx, t, &events, now).await?;
         }
     }
     tx.commit().await.map_err(store_error)?;
@@ -225,15 +228,15 @@ async fn set_message_status(
     conn: &mut PgConnection,
     t: TenantId,
     update: &MessageStatusUpdate,
-    status: &str,
+    status: MessageStatus,
     replaces: &[&str],
     now: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<u64> {
     if update.msg_ids.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut qb = QueryBuilder::<Postgres>::new("UPDATE messages SET status = ");
-    qb.push_bind(status)
+    qb.push_bind(status.as_str())
         .push(", updated_at = ")
         .push_bind(to_millis(now))
         .push(" WHERE tenant_id = ")
@@ -251,8 +254,8 @@ async fn set_message_status(
         list.push_bind(id.as_str());
     }
     qb.push(")");
-    qb.build().execute(conn).await.map_err(store_error)?;
-    Ok(())
+    let changed = qb.build().execute(conn).await.map_err(store_error)?;
+    Ok(changed.rows_affected())
 }
 
 pub(super) async fn disable_failing(

@@ -1,0 +1,148 @@
+//! Robots and the robot-turn lease on SQLite.
+
+use chrono::{DateTime, Utc};
+use tiller_core::{
+    clock::to_millis,
+    conversations::{CallId, Session, StoredMessage},
+    robots::{NewRobot, Robot},
+    store::RobotStore,
+    StoreResult, TenantId,
+};
+
+use super::SqliteStore;
+use crate::{
+    error::store_error,
+    rows::{
+        robot_key, MessageRow, RobotRow, SessionRow, MESSAGE_COLUMNS, ROBOT_COLUMNS,
+        SESSION_COLUMNS,
+    },
+};
+
+/// The lease condition shared by both claims: a turn is due and no other lease runs.
+const CLAIMABLE: &str = "state = 'bot' AND turn_due IS NOT NULL AND turn_due <= ?1 \
+     AND (turn_lease_until IS NULL OR turn_lease_until <= ?1 OR turn_lease = ?2)";
+
+#[async_trait::async_trait]
+impl RobotStore for SqliteStore {
+    async fn create_robot(
+        &self,
+        t: TenantId,
+        new: &NewRobot,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Robot> {
+        let mut tx = self.writer.begin().await.map_err(store_error)?;
+        if new.is_default {
+            sqlx::query("UPDATE robots SET is_default = FALSE WHERE tenant_id = ? AND is_default")
+                .bind(t.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        let sql = format!(
+            "INSERT INTO robots (tenant_id, name, kind, definition, flow_id, is_default, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {ROBOT_COLUMNS}"
+        );
+        let row: RobotRow = sqlx::query_as(&sql)
+            .bind(t.0)
+            .bind(&new.name)
+            .bind(new.kind.as_str())
+            .bind(&new.definition)
+            .bind(&new.flow_id)
+            .bind(new.is_default)
+            .bind(to_millis(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        row.try_into()
+    }
+
+    async fn robot(&self, t: TenantId, robot_id: &str) -> StoreResult<Robot> {
+        let sql = format!("SELECT {ROBOT_COLUMNS} FROM robots WHERE tenant_id = ? AND id = ?");
+        let row: RobotRow = sqlx::query_as(&sql)
+            .bind(t.0)
+            .bind(robot_key(robot_id)?)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        row.try_into()
+    }
+
+    async fn robots(&self, t: TenantId) -> StoreResult<Vec<Robot>> {
+        let sql = format!("SELECT {ROBOT_COLUMNS} FROM robots WHERE tenant_id = ? ORDER BY id");
+        let rows: Vec<RobotRow> = sqlx::query_as(&sql)
+            .bind(t.0)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(Robot::try_from).collect()
+    }
+
+    async fn claim_turn(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        lease: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>> {
+        let sql = format!(
+            "UPDATE sessions SET turn_lease = ?2, turn_lease_until = ?3 \
+             WHERE tenant_id = ?4 AND call_id = ?5 AND {CLAIMABLE} RETURNING {SESSION_COLUMNS}"
+        );
+        let row: Option<SessionRow> = sqlx::query_as(&sql)
+            .bind(to_millis(now))
+            .bind(lease)
+            .bind(to_millis(lease_until))
+            .bind(t.0)
+            .bind(call_id.as_str())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(store_error)?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn claim_due_turns(
+        &self,
+        lease: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Session>> {
+        let sql = format!(
+            "UPDATE sessions SET turn_lease = ?2, turn_lease_until = ?3 \
+             WHERE (tenant_id, call_id) IN (SELECT tenant_id, call_id FROM sessions \
+               WHERE {CLAIMABLE} ORDER BY turn_due LIMIT ?4) \
+             RETURNING {SESSION_COLUMNS}"
+        );
+        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+            .bind(to_millis(now))
+            .bind(lease)
+            .bind(to_millis(lease_until))
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(Session::try_from).collect()
+    }
+
+    async fn unanswered_messages(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        after_seq: i64,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND call_id = ? \
+             AND seq > ? AND sender_type = 'user' ORDER BY seq"
+        );
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(t.0)
+            .bind(call_id.as_str())
+            .bind(after_seq)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(StoredMessage::try_from).collect()
+    }
+}
