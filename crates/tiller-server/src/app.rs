@@ -5,9 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use tiller_core::{
-    conversations::{Conversations, RecordOnly},
-    webhooks::OutboxWaker,
-    SharedClock,
+    conversations::Conversations, robots::RobotEngine, webhooks::OutboxWaker, SharedClock,
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
@@ -19,13 +17,14 @@ use crate::{
     metrics::Metrics,
     outbound::{AddressGuard, OutboundClient},
     state::AppState,
-    workers::OutboxWorker,
+    workers::{OutboxWorker, RobotWorker, TurnSpawner},
 };
 
 pub struct App {
     listener: TcpListener,
     state: AppState,
     outbox: Arc<OutboxWorker>,
+    robot_worker: Arc<RobotWorker>,
 }
 
 /// Wakes the local delivery worker when this node enqueues events.
@@ -51,16 +50,27 @@ impl App {
             .with_context(|| format!("binding {}", cfg.server.listen))?;
         let files = Arc::new(LocalFiles::new(&cfg.files.dir));
         let wake = Arc::new(Notify::new());
-        let conversations = Conversations::new(
-            store.clone(),
-            clock.clone(),
-            Arc::new(RecordOnly),
-            Arc::new(NotifyWaker(wake.clone())),
-        );
+        let waker: Arc<dyn OutboxWaker> = Arc::new(NotifyWaker(wake.clone()));
         let client = OutboundClient::new(
             AddressGuard::new(cfg.allowed_networks()?),
             cfg.outbound.max_response_bytes,
         )?;
+        let robots = Arc::new(RobotEngine::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(client.clone()),
+            waker.clone(),
+            chrono::Duration::seconds(i64::try_from(cfg.robots.turn_lease_secs).unwrap_or(30)),
+        ));
+        let conversations = Conversations::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(TurnSpawner {
+                engine: robots.clone(),
+                inline: cfg.robots.inline_turns,
+            }),
+            waker,
+        );
         let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_secs(
             cfg.auth.credential_cache_secs,
         )));
@@ -74,12 +84,19 @@ impl App {
             metrics.clone(),
             wake,
         ));
+        let robot_worker = Arc::new(RobotWorker::new(
+            robots.clone(),
+            conversations.clone(),
+            clock.clone(),
+            cfg.clone(),
+        ));
         let state = AppState {
             store,
             clock,
             cfg,
             metrics,
             conversations,
+            robots,
             files,
             credentials,
         };
@@ -87,6 +104,7 @@ impl App {
             listener,
             state,
             outbox,
+            robot_worker,
         })
     }
 
@@ -103,6 +121,11 @@ impl App {
     /// The webhook delivery worker; tests drive it with `tick()` when `webhooks.worker` is off.
     pub fn outbox_worker(&self) -> Arc<OutboxWorker> {
         self.outbox.clone()
+    }
+
+    /// The robot worker; tests drive it when `robots.worker` is off.
+    pub fn robot_worker(&self) -> Arc<RobotWorker> {
+        self.robot_worker.clone()
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
@@ -122,6 +145,12 @@ impl App {
             .webhooks
             .worker
             .then(|| tokio::spawn(self.outbox.clone().run(stop.clone())));
+        let robot_worker = self
+            .state
+            .cfg
+            .robots
+            .worker
+            .then(|| tokio::spawn(self.robot_worker.clone().run(stop.clone())));
         let router = http::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
@@ -129,7 +158,7 @@ impl App {
             .context("serving HTTP");
         // Requests have drained; let the worker record the attempts it has in flight.
         stop.cancel();
-        if let Some(worker) = worker {
+        for worker in [worker, robot_worker].into_iter().flatten() {
             let _ = worker.await;
         }
         tracing::info!("tiller stopped");

@@ -18,6 +18,7 @@ use tiller_core::{
     Clock as _, StoreError, SystemClock,
 };
 
+mod robot;
 mod webhook;
 
 use crate::{
@@ -49,6 +50,9 @@ pub enum Command {
     /// Manage webhook endpoints, inspect deliveries and replay events.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Upload robots and test dialogue flows offline.
+    #[command(subcommand)]
+    Robot(robot::RobotCommand),
     /// Compute request signatures, so a person with curl can call the signed APIs.
     #[command(subcommand)]
     Sign(SignCommand),
@@ -171,6 +175,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             quiet_logs();
             let store = open_store(&cfg).await?;
             say(&webhook::run(cmd, &store).await?)
+        }
+        Command::Robot(robot::RobotCommand::Test { file, script, json }) => {
+            let (report, passed) = robot::test(&file, &script, json)?;
+            say(&report)?;
+            if passed {
+                Ok(())
+            } else {
+                anyhow::bail!("the robot's answers differ from the script")
+            }
+        }
+        Command::Robot(cmd) => {
+            let db = cmd.db().context("a store command")?;
+            let cfg = load(db, None)?;
+            quiet_logs();
+            let store = open_store(&cfg).await?;
+            say(&robot::run_with_store(cmd, &store).await?)
         }
         Command::Sign(cmd) => say(&sign(cmd)?),
         Command::Config(ConfigCommand::Print { db }) => {

@@ -19,8 +19,8 @@ pub const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
 /// Top-level sections; environment variables outside them (say `TILLER_TEST_PG_URL`)
 /// are not configuration and are ignored.
-const SECTIONS: [&str; 7] = [
-    "server", "database", "files", "outbound", "webhooks", "auth", "log",
+const SECTIONS: [&str; 8] = [
+    "server", "database", "files", "outbound", "webhooks", "robots", "auth", "log",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub outbound: OutboundConfig,
     pub webhooks: WebhooksConfig,
+    pub robots: RobotsConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
 }
@@ -73,6 +74,23 @@ pub struct WebhooksConfig {
     pub secret_rotation_grace: String,
     pub concurrency: usize,
     pub poll_interval_ms: u64,
+    pub worker: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotsConfig {
+    /// An open session with no activity for this long ends with reason `expire` (humantime).
+    pub session_timeout: String,
+    /// How long a node may hold a session's robot turn before another node takes it over.
+    pub turn_lease_secs: u64,
+    /// Run a turn as soon as its user message is committed (else only the worker runs it).
+    pub inline_turns: bool,
+    /// How often the robot worker looks for due turns, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How often the robot worker ends expired sessions, in seconds.
+    pub expiry_interval_secs: u64,
+    /// Run the robot worker (due turns, expiry) on this node.
     pub worker: bool,
 }
 
@@ -206,6 +224,10 @@ impl Config {
         if self.webhooks.concurrency == 0 || self.webhooks.timeout_secs == 0 {
             bail!("webhooks.concurrency and webhooks.timeout_secs must be positive");
         }
+        self.session_timeout().context("robots.session_timeout")?;
+        if self.robots.turn_lease_secs == 0 {
+            bail!("robots.turn_lease_secs must be positive");
+        }
         Ok(())
     }
 
@@ -241,6 +263,11 @@ impl Config {
             delays: parse_delays(raw).map_err(anyhow::Error::msg)?,
             jitter: self.webhooks.jitter,
         })
+    }
+
+    pub fn session_timeout(&self) -> anyhow::Result<chrono::Duration> {
+        let d = humantime::parse_duration(&self.robots.session_timeout)?;
+        Ok(chrono::Duration::from_std(d)?)
     }
 
     pub fn token_ttl(&self) -> chrono::Duration {

@@ -4,6 +4,7 @@
 
 mod client;
 mod guard;
+mod robot_http;
 
 pub use client::{OutboundClient, OutboundError, OutboundResponse};
 pub use guard::AddressGuard;

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use tiller_core::{conversations::Conversations, files::FileStorage, store::DynStore, SharedClock};
+use tiller_core::{
+    conversations::Conversations, files::FileStorage, robots::RobotEngine, store::DynStore,
+    SharedClock,
+};
 
 use crate::{config::Config, http::auth::CredentialCache, metrics::Metrics};
 
@@ -13,6 +16,7 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub conversations: Conversations,
+    pub robots: Arc<RobotEngine>,
     pub files: Arc<dyn FileStorage>,
     pub credentials: Arc<CredentialCache>,
 }

@@ -3,5 +3,7 @@
 //! database, so nodes never coordinate in memory.
 
 pub mod outbox;
+pub mod robots;
 
 pub use outbox::OutboxWorker;
+pub use robots::{RobotWorker, TurnSpawner};

@@ -13,7 +13,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use tiller_core::{conversations::ConversationError, StoreError};
+use tiller_core::{conversations::ConversationError, robots::RobotError, StoreError};
 
 use super::{
     envelope::{CloudError, NxError, V1Error},
@@ -155,7 +155,20 @@ impl From<ConversationError> for ApiError {
             ConversationError::Rejected(why) => Self::new(ErrorKind::Conflict, why),
             ConversationError::DuplicateMsgId(_) => Self::new(ErrorKind::Conflict, e.to_string()),
             ConversationError::Invalid(why) => Self::bad_request(why),
+            ConversationError::Busy => Self::new(ErrorKind::Conflict, e.to_string()),
             ConversationError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<RobotError> for ApiError {
+    #[track_caller]
+    fn from(e: RobotError) -> Self {
+        match e {
+            RobotError::NotFound(_) => Self::not_found(e.to_string()),
+            RobotError::Invalid(errors) => Self::bad_request(format!("invalid robot definition: {errors}")),
+            RobotError::Conversation(e) => e.into(),
+            RobotError::Store(e) => e.into(),
         }
     }
 }

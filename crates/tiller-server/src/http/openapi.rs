@@ -24,6 +24,7 @@ use utoipa::{
         (name = "auth", description = "Token API and credential checks"),
         (name = "chat", description = "Sessions and messages (AIRUDDER chatbot API)"),
         (name = "files", description = "Uploaded media"),
+        (name = "robots", description = "Robots: dialogue flows and external robots (Tiller's own)"),
         (name = "nxlink", description = "nxlink-compatible API"),
         (name = "webhooks", description = "Webhook endpoints, event log and replay (Tiller's own)"),
         (name = "ops", description = "Health, readiness, metrics and this document"),

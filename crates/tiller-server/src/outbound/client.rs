@@ -2,7 +2,7 @@
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use reqwest::{header::HeaderMap, redirect, Url};
+use reqwest::{header::HeaderMap, redirect, Method, Url};
 
 use super::guard::{AddressGuard, GuardedResolver};
 
@@ -69,6 +69,19 @@ impl OutboundClient {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<OutboundResponse, OutboundError> {
+        self.send(Method::POST, url, headers, Some(body), timeout)
+            .await
+    }
+
+    /// Sends `method` to `url` with a JSON `body` (if any), waiting at most `timeout`.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<OutboundResponse, OutboundError> {
         let url = Url::parse(url).map_err(|e| OutboundError::Refused(format!("bad URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(OutboundError::Refused(format!(
@@ -88,15 +101,13 @@ impl OutboundClient {
             }
         }
         let send = async {
-            let mut res = self
-                .http
-                .post(url)
-                .headers(headers)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
+            let mut request = self.http.request(method, url).headers(headers);
+            if let Some(body) = body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body);
+            }
+            let mut res = request.send().await.map_err(|e| classify(&e))?;
             let status = res.status().as_u16();
             let headers = res.headers().clone();
             let mut body = Vec::new();

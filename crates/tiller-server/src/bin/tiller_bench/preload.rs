@@ -118,6 +118,7 @@ async fn loader(
                 id: format!("u{s}"),
                 name: "n".into(),
             },
+            robot_id: None,
         };
         let mut written = 0_u64;
         while written < share {
@@ -133,7 +134,7 @@ async fn loader(
                 .collect();
             let start = system_message(&SystemEventKind::Start, "", "", now);
             let inbound = store
-                .record_inbound(tenant, &session, &batch, &start, now)
+                .record_inbound(tenant, &session, &batch, &start, &|_, _| Vec::new(), now)
                 .await
                 .with_context(|| format!("loading session {s}"))?;
             let added = u64::try_from(inbound.inserted)? + u64::from(inbound.opened);

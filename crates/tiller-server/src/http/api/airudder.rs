@@ -5,6 +5,7 @@ mod channel_messages;
 mod company;
 mod files;
 mod messages;
+mod robots;
 mod sessions;
 mod wire;
 
@@ -19,5 +20,6 @@ pub fn routes(cfg: &crate::config::Config) -> OpenApiRouter<AppState> {
         .merge(channel_messages::routes())
         .merge(messages::routes())
         .merge(sessions::routes())
+        .merge(robots::routes())
         .merge(files::routes(cfg.files.max_upload_bytes))
 }

@@ -36,6 +36,10 @@ pub struct UserMessagesIn {
     /// integrator's own `msg_id` (retries are then idempotent) and `timestamp`.
     #[schema(value_type = Vec<Object>)]
     pub messages: Vec<Value>,
+    /// The robot to answer a new session (Tiller's addition); the tenant's default robot
+    /// when left out.
+    #[serde(default)]
+    pub robot_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,6 +85,7 @@ async fn receive_user_messages(
         channel,
         channel_id: body.channel_id,
         user: body.user.into(),
+        robot_id: body.robot_id.filter(|id| !id.is_empty()),
     };
     let messages = body
         .messages
@@ -90,7 +95,7 @@ async fn receive_user_messages(
         .collect::<Result<Vec<_>, _>>()?;
     let inbound = app
         .conversations
-        .receive(req.tenant.id, session, messages)
+        .receive(&req.tenant, session, messages)
         .await?;
     Ok(V1::ok(
         &req.request_id,

@@ -133,7 +133,7 @@ async fn end_session(
     let call_id = wire::call_id(&req.body.call_id)?;
     let session = app
         .conversations
-        .close(req.tenant.id, &call_id, reason)
+        .close(&req.tenant, &call_id, reason)
         .await?;
     Ok(V1::ok(&req.request_id, session.into()))
 }

@@ -94,6 +94,9 @@ pub struct SessionOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub report: Option<Value>,
+    /// The robot answering the session, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub robot_id: Option<String>,
 }
 
 impl From<Session> for SessionOut {
@@ -112,6 +115,7 @@ impl From<Session> for SessionOut {
             session_start_time: iso(s.started_at),
             session_end_time: s.ended_at.map(iso),
             report: s.report,
+            robot_id: s.robot_id,
         }
     }
 }

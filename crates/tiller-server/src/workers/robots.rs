@@ -1,0 +1,123 @@
+//! The robot worker: runs robot turns nobody is running (their node crashed, or inline
+//! turns are off) and ends sessions idle past `robots.session_timeout`.
+//!
+//! Turns normally run inline, right after the user's message is committed
+//! ([`TurnSpawner`]); the worker is the safety net, so its poll interval bounds how long a
+//! crashed node's turn waits once its lease has run out.
+
+use std::{sync::Arc, time::Duration};
+
+use tiller_core::{
+    conversations::{ConversationEngine, Conversations, Inbound},
+    robots::RobotEngine,
+    SharedClock, TenantId,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Due turns claimed per pass.
+const TURN_BATCH: u32 = 64;
+/// Idle sessions closed per pass.
+const EXPIRY_BATCH: u32 = 500;
+
+pub struct RobotWorker {
+    engine: Arc<RobotEngine>,
+    conversations: Conversations,
+    clock: SharedClock,
+    cfg: Arc<Config>,
+}
+
+impl RobotWorker {
+    pub fn new(
+        engine: Arc<RobotEngine>,
+        conversations: Conversations,
+        clock: SharedClock,
+        cfg: Arc<Config>,
+    ) -> Self {
+        Self {
+            engine,
+            conversations,
+            clock,
+            cfg,
+        }
+    }
+
+    /// Runs due turns until none is left; returns how many ran. Tests drive turns with this
+    /// when `robots.inline_turns` is off.
+    pub async fn run_due_turns(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let report = self.engine.run_due(TURN_BATCH).await?;
+            for (call_id, e) in &report.failed {
+                tracing::warn!(%call_id, error = %e, "robot turn failed; it stays due");
+            }
+            total += report.ran;
+            if report.ran + report.failed.len() < TURN_BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Ends every session idle past the timeout; returns how many it ended.
+    pub async fn expire_idle(&self) -> anyhow::Result<usize> {
+        let timeout = self.cfg.session_timeout()?;
+        let mut total = 0;
+        loop {
+            let n = self.conversations.expire_idle(timeout, EXPIRY_BATCH).await?;
+            total += n;
+            if n < EXPIRY_BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let poll = Duration::from_millis(self.cfg.robots.poll_interval_ms.max(10));
+        let expiry_every = chrono::Duration::seconds(
+            i64::try_from(self.cfg.robots.expiry_interval_secs.max(1)).unwrap_or(60),
+        );
+        let mut next_expiry = self.clock.now();
+        while !stop.is_cancelled() {
+            if let Err(e) = self.run_due_turns().await {
+                tracing::warn!(error = %e, "robot worker: claiming turns failed");
+            }
+            if self.clock.now() >= next_expiry {
+                match self.expire_idle().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "ended idle sessions"),
+                    Err(e) => tracing::warn!(error = %e, "robot worker: expiry failed"),
+                }
+                next_expiry = self.clock.now() + expiry_every;
+            }
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+}
+
+/// The conversation engine the server plugs in: a committed user message starts its
+/// session's robot turn in the background, so the inbound call answers without waiting
+/// for the robot (replies reach the integrator through `message.send`).
+pub struct TurnSpawner {
+    pub engine: Arc<RobotEngine>,
+    pub inline: bool,
+}
+
+#[async_trait::async_trait]
+impl ConversationEngine for TurnSpawner {
+    async fn on_user_messages(&self, tenant: TenantId, inbound: &Inbound) {
+        if !self.inline || inbound.session.robot_id.is_none() {
+            return;
+        }
+        let engine = self.engine.clone();
+        let call_id = inbound.session.call_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.run_turn(tenant, &call_id).await {
+                tracing::warn!(%call_id, error = %e, "robot turn failed; the worker retries it");
+            }
+        });
+    }
+}
