@@ -54,7 +54,8 @@ pub trait TokenStore: Send + Sync {
 
 /// The events that report a user's new messages to the agent side, given the session as it
 /// stands in the recording transaction (see [`ConversationStore::record_inbound`]).
-pub type ForwardUserMessages<'a> = &'a (dyn Fn(&Session, &[Message]) -> Vec<NewEvent> + Send + Sync);
+pub type ForwardUserMessages<'a> =
+    &'a (dyn Fn(&Session, &[Message]) -> Vec<NewEvent> + Send + Sync);
 
 /// Sessions and their messages. Each method is one transaction.
 #[async_trait::async_trait]
@@ -146,8 +147,12 @@ pub trait ConversationStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait RobotStore: Send + Sync {
     /// With `new.is_default`, the tenant's previous default stops being one.
-    async fn create_robot(&self, t: TenantId, new: &NewRobot, now: DateTime<Utc>)
-        -> StoreResult<Robot>;
+    async fn create_robot(
+        &self,
+        t: TenantId,
+        new: &NewRobot,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Robot>;
     async fn robot(&self, t: TenantId, robot_id: &str) -> StoreResult<Robot>;
     /// Oldest first.
     async fn robots(&self, t: TenantId) -> StoreResult<Vec<Robot>>;

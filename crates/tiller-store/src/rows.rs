@@ -46,8 +46,8 @@ pub(crate) use conversations::{
 };
 pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};
 pub(crate) use webhooks::{
-    claimed, disabled_event, status_events, disabled_reason, event_types_column, health, summaries, with_secrets,
-    AttemptRow, ClaimRow, DeliveryStateRow, EndpointRow, EventRow, FinishRow, HealthRow,
-    NewAttemptRow, NewEventRow, OutcomeChange, SecretRow, ATTEMPT_COLUMNS, CLAIM_RETURNING,
-    ENDPOINT_COLUMNS, EVENT_COLUMNS,
+    claimed, disabled_event, disabled_reason, event_types_column, health, status_events, summaries,
+    with_secrets, AttemptRow, ClaimRow, DeliveryStateRow, EndpointRow, EventRow, FinishRow,
+    HealthRow, NewAttemptRow, NewEventRow, OutcomeChange, SecretRow, ATTEMPT_COLUMNS,
+    CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS,
 };

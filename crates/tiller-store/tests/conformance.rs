@@ -29,6 +29,8 @@ macro_rules! on_every_backend {
 // binary of its own.
 #[path = "conformance/conversations.rs"]
 mod conversations;
+#[path = "conformance/robots.rs"]
+mod robots;
 #[path = "conformance/webhooks.rs"]
 mod webhooks;
 

@@ -101,7 +101,13 @@ impl Conclusion {
         let Some(state) = session.robot_state.as_ref() else {
             return Self::default();
         };
-        let map = |key: &str| state.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
+        let map = |key: &str| {
+            state
+                .get(key)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
         Self {
             record_slots: map("slots"),
             output_label: state
@@ -116,7 +122,11 @@ impl Conclusion {
 }
 
 /// `session.transfer` (spec §3.3): the robot asks for a human agent.
-pub fn session_transfer_event(company: &str, session: &Session, conclusion: &Conclusion) -> NewEvent {
+pub fn session_transfer_event(
+    company: &str,
+    session: &Session,
+    conclusion: &Conclusion,
+) -> NewEvent {
     let mut payload = wrapper(event_types::SESSION_TRANSFER, company, session);
     payload["conclusion"] = json!({
         "record_slots": conclusion.record_slots,
@@ -145,7 +155,10 @@ pub fn session_end_events(
     conclusion: &Conclusion,
     transcript: &[Message],
 ) -> Vec<NewEvent> {
-    let reason = session.end_reason.map(|r| r.as_str()).unwrap_or_default();
+    let reason = session
+        .end_reason
+        .map(super::EndReason::as_str)
+        .unwrap_or_default();
     let ended = session.ended_at.unwrap_or(session.updated_at);
     let mut close = wrapper(event_types::SESSION_CLOSE, company, session);
     close["conclusion"] = json!({

@@ -8,8 +8,8 @@ use chrono::Duration;
 
 use super::{
     message_receive_event, message_send_event, session_end_events, system_message, CallId,
-    Conclusion, EndReason, Inbound, MessageQuery, NewSession, Session, SessionChange,
-    SessionQuery, SessionState, SortOrder, StoredMessage,
+    Conclusion, EndReason, Inbound, MessageQuery, NewSession, Session, SessionChange, SessionQuery,
+    SessionState, SortOrder, StoredMessage,
 };
 use crate::{
     messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
@@ -137,9 +137,7 @@ impl Conversations {
             .collect();
         let start = system_message(&SystemEventKind::Start, "", "", now);
         let company = tenant.company.as_str();
-        let forward = |s: &Session, new: &[Message]| {
-            vec![message_receive_event(company, s, new)]
-        };
+        let forward = |s: &Session, new: &[Message]| vec![message_receive_event(company, s, new)];
         let inbound = self
             .store
             .record_inbound(tenant.id, &session, &messages, &start, &forward, now)
@@ -280,11 +278,18 @@ impl Conversations {
 
     /// Ends an open session for `reason`, reporting the end (`session.close`,
     /// `session.end`) in the same transaction.
-    pub async fn close(&self, tenant: &Tenant, call_id: &CallId, reason: EndReason) -> Result<Session> {
+    pub async fn close(
+        &self,
+        tenant: &Tenant,
+        call_id: &CallId,
+        reason: EndReason,
+    ) -> Result<Session> {
         for _ in 0..MAX_CHANGE_TRIES {
             let session = self.session(tenant.id, call_id).await?;
             if session.state == SessionState::Closed {
-                return Err(ConversationError::Rejected("session is already closed".into()));
+                return Err(ConversationError::Rejected(
+                    "session is already closed".into(),
+                ));
             }
             let change = self
                 .end_change(&tenant.company, &session, reason, Vec::new())
@@ -316,7 +321,11 @@ impl Conversations {
                 .end_change(&tenant.company, &session, EndReason::Expire, Vec::new())
                 .await?;
             // A session that moved meanwhile is no longer idle: leave it.
-            if self.apply(tenant.id, &session.call_id, &change).await?.is_some() {
+            if self
+                .apply(tenant.id, &session.call_id, &change)
+                .await?
+                .is_some()
+            {
                 closed += 1;
             }
         }

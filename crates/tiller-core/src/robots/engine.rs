@@ -109,7 +109,12 @@ impl RobotEngine {
     }
 
     /// Validates and stores a robot definition (YAML or JSON).
-    pub async fn import(&self, t: TenantId, source: &str, is_default: bool) -> Result<Robot, RobotError> {
+    pub async fn import(
+        &self,
+        t: TenantId,
+        source: &str,
+        is_default: bool,
+    ) -> Result<Robot, RobotError> {
         let new = new_robot(source, is_default).map_err(RobotError::Invalid)?;
         Ok(self.store.create_robot(t, &new, self.clock.now()).await?)
     }
@@ -136,14 +141,20 @@ impl RobotEngine {
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, String), Arc<Loaded>>> {
-        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs the session's due turn unless another worker holds it; true when one ran.
     pub async fn run_turn(&self, t: TenantId, call_id: &CallId) -> Result<bool, RobotError> {
         let lease = crate::ids::random_hex32();
         let now = self.clock.now();
-        match self.store.claim_turn(t, call_id, &lease, now, now + self.lease).await? {
+        match self
+            .store
+            .claim_turn(t, call_id, &lease, now, now + self.lease)
+            .await?
+        {
             Some(session) => self.turn(session, &lease).await.map(|()| true),
             None => Ok(false),
         }
@@ -187,7 +198,13 @@ impl RobotEngine {
             let now = self.clock.now();
             match self
                 .store
-                .claim_turn(session.tenant, &session.call_id, lease, now, now + self.lease)
+                .claim_turn(
+                    session.tenant,
+                    &session.call_id,
+                    lease,
+                    now,
+                    now + self.lease,
+                )
                 .await?
             {
                 Some(fresh) => session = fresh,
@@ -199,7 +216,12 @@ impl RobotEngine {
 
     /// One turn: the robot answers every unanswered user message, in order, until it
     /// waits for the user again, transfers or ends.
-    async fn decide(&self, company: &str, session: &Session, lease: &str) -> Result<SessionChange, RobotError> {
+    async fn decide(
+        &self,
+        company: &str,
+        session: &Session,
+        lease: &str,
+    ) -> Result<SessionChange, RobotError> {
         let pending = self
             .store
             .unanswered_messages(session.tenant, &session.call_id, session.answered_seq)
@@ -209,14 +231,13 @@ impl RobotEngine {
         let step = match session.robot_id.as_deref() {
             Some(robot_id) if !pending.is_empty() => {
                 let loaded = self.load(session.tenant, robot_id).await?;
-                self.answer(&loaded, session, &mut state, &pending, &mut out).await
+                self.answer(&loaded, session, &mut state, &pending, &mut out)
+                    .await
             }
             // Nothing (left) to answer: the change just releases the turn.
             _ => Some(Step::AwaitUser),
         };
-        let mut change = self
-            .outcome(company, session, state, step, out)
-            .await?;
+        let mut change = self.outcome(company, session, state, step, out).await?;
         change.turn_lease = Some(lease.to_owned());
         change.answered_seq = pending.last().map(|m| m.seq);
         Ok(change)
@@ -264,7 +285,8 @@ impl RobotEngine {
             Definition::Rasa(robot) => {
                 let mut step = Step::AwaitUser;
                 for m in pending {
-                    let request = robot.request(session.call_id.as_str(), state, &m.message.content);
+                    let request =
+                        robot.request(session.call_id.as_str(), state, &m.message.content);
                     let answer = self.http.call(&request).await.ok()?;
                     if !(200..300).contains(&answer.status) {
                         return None;
@@ -331,7 +353,9 @@ impl RobotEngine {
                 conclusion.output_label = output_label;
                 let mut change = base;
                 change.state = SessionState::PendingAgent;
-                change.events.push(session_transfer_event(company, &after, &conclusion));
+                change
+                    .events
+                    .push(session_transfer_event(company, &after, &conclusion));
                 return Ok(change);
             }
             Some(Step::End) => EndReason::Robot,
@@ -387,7 +411,11 @@ impl RobotEngine {
                     self.refused(&tenant.company, &session).await?
                 }
             };
-            if let Some(done) = self.conversations.apply(tenant.id, call_id, &change).await? {
+            if let Some(done) = self
+                .conversations
+                .apply(tenant.id, call_id, &change)
+                .await?
+            {
                 return Ok(done);
             }
         }
@@ -447,4 +475,3 @@ fn session_variables(session: &Session) -> Map<String, Value> {
     }
     vars
 }
-

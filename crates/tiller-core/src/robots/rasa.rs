@@ -96,7 +96,9 @@ impl RasaRobot {
                 }
             }
             if let Some(url) = item.get("image").and_then(Value::as_str) {
-                out.push(content(json!({"type": "image", "media": {"origin_url": url}}))?);
+                out.push(content(
+                    json!({"type": "image", "media": {"origin_url": url}}),
+                )?);
             }
             if let Some(list) = item.get("buttons").and_then(Value::as_array) {
                 let body = item.get("text").and_then(Value::as_str).unwrap_or_default();
@@ -110,7 +112,9 @@ impl RasaRobot {
                 }
             }
         }
-        state.variables.insert(BUTTONS_VAR.into(), Value::Object(buttons));
+        state
+            .variables
+            .insert(BUTTONS_VAR.into(), Value::Object(buttons));
         Some(step)
     }
 }
@@ -193,7 +197,12 @@ fn message_text(state: &DialogueState, user: &Content) -> String {
             .map(str::to_owned)
     };
     if let Content::Interactive(c) = user {
-        if let Some(choice) = c.interactive.as_ref().and_then(Option::as_ref).and_then(|i| i.selection()) {
+        if let Some(choice) = c
+            .interactive
+            .as_ref()
+            .and_then(Option::as_ref)
+            .and_then(|i| i.selection())
+        {
             let id = choice.id.as_deref().unwrap_or_default();
             let title = choice.title.as_deref().unwrap_or_default();
             return lookup(id)
@@ -207,7 +216,6 @@ fn message_text(state: &DialogueState, user: &Content) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn robot() -> RasaRobot {
@@ -220,7 +228,8 @@ mod tests {
         assert_eq!(robot().timeout_secs, 10);
         let err = RasaRobot::parse("name: nlu\nrasa:\n  url: ftp://x\n").unwrap_err();
         assert_eq!(err.0[0].line, 3, "{err}");
-        let err = RasaRobot::parse("name: nlu\nrasa:\n  url: http://x\n  colour: red\n").unwrap_err();
+        let err =
+            RasaRobot::parse("name: nlu\nrasa:\n  url: http://x\n  colour: red\n").unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
     }
 
@@ -235,12 +244,16 @@ mod tests {
                 {"title": "Track", "payload": "/track"}, {"title": "Agent", "payload": "/agent"}]},
             {"recipient_id": "c", "custom": {"slots": {"city": "Jakarta"}, "intention": "B"}}
         ]);
-        let step = r.apply(&"a".repeat(32), &mut state, &answer, &mut out).unwrap();
+        let step = r
+            .apply(&"a".repeat(32), &mut state, &answer, &mut out)
+            .unwrap();
         assert_eq!(step, Step::AwaitUser);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].text(), Some("hello"));
         let prompt = serde_json::to_value(&out[1]).unwrap();
-        let id = prompt["interactive"]["action"]["buttons"][1]["reply"]["id"].as_str().unwrap();
+        let id = prompt["interactive"]["action"]["buttons"][1]["reply"]["id"]
+            .as_str()
+            .unwrap();
         assert_eq!(id, format!("{}-0-2-button-1-", "a".repeat(32)));
         assert_eq!(state.slots["city"], "Jakarta");
         assert_eq!(state.intention.as_deref(), Some("B"));
@@ -250,9 +263,15 @@ mod tests {
             {"type": "button_reply", "button_reply": {"id": id, "title": "Agent"}}}))
         .unwrap();
         let req = r.request("call-1", &state, &tap);
-        assert_eq!(req.body.unwrap(), json!({"sender": "call-1", "message": "/agent"}));
+        assert_eq!(
+            req.body.unwrap(),
+            json!({"sender": "call-1", "message": "/agent"})
+        );
         let typed = Content::plain_text("track");
-        assert_eq!(r.request("c", &state, &typed).body.unwrap()["message"], "/track");
+        assert_eq!(
+            r.request("c", &state, &typed).body.unwrap()["message"],
+            "/track"
+        );
     }
 
     #[test]
@@ -263,10 +282,23 @@ mod tests {
         let handoff = json!([{"custom": {"handoff": true, "output_label": "E"}}]);
         assert_eq!(
             r.apply("f", &mut state, &handoff, &mut out),
-            Some(Step::Transfer { output_label: "E".into() })
+            Some(Step::Transfer {
+                output_label: "E".into()
+            })
         );
-        assert_eq!(r.apply("f", &mut state, &json!([{"custom": {"end": true}}]), &mut out), Some(Step::End));
-        assert_eq!(r.apply("f", &mut state, &json!({"oops": 1}), &mut out), None);
+        assert_eq!(
+            r.apply(
+                "f",
+                &mut state,
+                &json!([{"custom": {"end": true}}]),
+                &mut out
+            ),
+            Some(Step::End)
+        );
+        assert_eq!(
+            r.apply("f", &mut state, &json!({"oops": 1}), &mut out),
+            None
+        );
         assert!(out.is_empty());
     }
 }

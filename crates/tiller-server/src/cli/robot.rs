@@ -110,7 +110,8 @@ pub async fn run_with_store(cmd: RobotCommand, store: &DynStore) -> anyhow::Resu
 
 /// `robot test`: the report to print, and whether the script passed.
 pub fn test(file: &Path, script_file: &Path, as_json: bool) -> anyhow::Result<(String, bool)> {
-    let flow = Flow::parse(&read(file)?).map_err(|e| anyhow::anyhow!("{}:\n{e}", file.display()))?;
+    let flow =
+        Flow::parse(&read(file)?).map_err(|e| anyhow::anyhow!("{}:\n{e}", file.display()))?;
     let script = Script::parse(&read(script_file)?)
         .map_err(|e| anyhow::anyhow!("{}:\n{e}", script_file.display()))?;
     let report = script::run(&flow, &script);

@@ -153,9 +153,10 @@ impl From<ConversationError> for ApiError {
         match e {
             ConversationError::SessionNotFound(_) => Self::not_found(e.to_string()),
             ConversationError::Rejected(why) => Self::new(ErrorKind::Conflict, why),
-            ConversationError::DuplicateMsgId(_) => Self::new(ErrorKind::Conflict, e.to_string()),
+            ConversationError::DuplicateMsgId(_) | ConversationError::Busy => {
+                Self::new(ErrorKind::Conflict, e.to_string())
+            }
             ConversationError::Invalid(why) => Self::bad_request(why),
-            ConversationError::Busy => Self::new(ErrorKind::Conflict, e.to_string()),
             ConversationError::Store(e) => e.into(),
         }
     }
@@ -166,7 +167,9 @@ impl From<RobotError> for ApiError {
     fn from(e: RobotError) -> Self {
         match e {
             RobotError::NotFound(_) => Self::not_found(e.to_string()),
-            RobotError::Invalid(errors) => Self::bad_request(format!("invalid robot definition: {errors}")),
+            RobotError::Invalid(errors) => {
+                Self::bad_request(format!("invalid robot definition: {errors}"))
+            }
             RobotError::Conversation(e) => e.into(),
             RobotError::Store(e) => e.into(),
         }

@@ -35,7 +35,8 @@ impl RobotHttp for OutboundClient {
         let body = if response.body.iter().all(u8::is_ascii_whitespace) {
             serde_json::Value::Null
         } else {
-            serde_json::from_slice(&response.body).map_err(|e| format!("answer is not JSON: {e}"))?
+            serde_json::from_slice(&response.body)
+                .map_err(|e| format!("answer is not JSON: {e}"))?
         };
         Ok(HttpResponse {
             status: response.status,

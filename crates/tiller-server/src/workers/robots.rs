@@ -64,7 +64,10 @@ impl RobotWorker {
         let timeout = self.cfg.session_timeout()?;
         let mut total = 0;
         loop {
-            let n = self.conversations.expire_idle(timeout, EXPIRY_BATCH).await?;
+            let n = self
+                .conversations
+                .expire_idle(timeout, EXPIRY_BATCH)
+                .await?;
             total += n;
             if n < EXPIRY_BATCH as usize {
                 return Ok(total);

@@ -10,7 +10,11 @@ use tiller_core::{
     tenant::NewTenant,
     Clock as _, TenantId,
 };
-use tiller_server::{state::AppState, workers::OutboxWorker, App, Config};
+use tiller_server::{
+    state::AppState,
+    workers::{OutboxWorker, RobotWorker},
+    App, Config,
+};
 use tiller_store::testing::TestDatabase;
 use tiller_testkit::ManualClock;
 use tokio::sync::oneshot;
@@ -21,6 +25,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub state: AppState,
     pub outbox: Arc<OutboxWorker>,
+    pub robots: Arc<RobotWorker>,
     shutdown: Option<oneshot::Sender<()>>,
     _db: TestDatabase,
     _files: tempfile::TempDir,
@@ -80,6 +85,9 @@ impl TestApp {
         cfg.webhooks.worker = false;
         cfg.outbound.allowed_networks = "127.0.0.1/32".into();
         cfg.webhooks.jitter = 0.0;
+        // Robot turns run when a test says so (`turns()`), not behind its back.
+        cfg.robots.worker = false;
+        cfg.robots.inline_turns = false;
         tweak(&mut cfg);
         let app = App::build(cfg, Arc::new(clock.clone()))
             .await
@@ -87,6 +95,7 @@ impl TestApp {
         let addr = app.local_addr();
         let state = app.state().clone();
         let outbox = app.outbox_worker();
+        let robots = app.robot_worker();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -97,6 +106,7 @@ impl TestApp {
             clock,
             state,
             outbox,
+            robots,
             shutdown: Some(tx),
             _db: db,
             _files: files,
@@ -106,6 +116,11 @@ impl TestApp {
     /// One pass of the webhook delivery worker; returns how many deliveries it attempted.
     pub async fn deliver(&self) -> usize {
         self.outbox.tick(1000).await.expect("delivery pass")
+    }
+
+    /// Runs every due robot turn; returns how many ran.
+    pub async fn turns(&self) -> usize {
+        self.robots.run_due_turns().await.expect("robot turns")
     }
 
     pub fn url(&self, path: &str) -> String {

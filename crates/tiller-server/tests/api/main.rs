@@ -14,6 +14,7 @@ mod helpers;
 mod nxlink;
 mod openapi;
 mod ops;
+mod robots;
 mod signed;
 mod tenancy;
 mod token;

@@ -25,7 +25,9 @@ async fn hooked(schedule: &str, encrypt: bool) -> Hooked {
     let app = TestApp::spawn_with(move |cfg| cfg.webhooks.retry_schedule = schedule).await;
     let t = app.tenant("Acme").await;
     let rx = WebhookReceiver::start().await;
-    let body = json!({"url": rx.url, "encrypt": encrypt});
+    // Only the event under test: its delivery outcome also emits `message.status`,
+    // which the robots tests cover.
+    let body = json!({"url": rx.url, "encrypt": encrypt, "events": ["message.send"]});
     let reply = app
         .post_signed(&t, "/api/v1/webhook/endpoint/create", &body.to_string())
         .await;

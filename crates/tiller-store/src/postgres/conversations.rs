@@ -348,7 +348,12 @@ impl ConversationStore for PgStore {
         }
         let inserted = new.len();
         let session = note_user_messages(&mut tx, t, call_id, newest, now).await?;
-        if inserted > 0 && matches!(session.state, SessionState::PendingAgent | SessionState::Agent) {
+        if inserted > 0
+            && matches!(
+                session.state,
+                SessionState::PendingAgent | SessionState::Agent
+            )
+        {
             enqueue_events(&mut tx, t, &forward(&session, &new), now).await?;
         }
         tx.commit().await.map_err(store_error)?;

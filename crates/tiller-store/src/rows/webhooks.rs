@@ -446,7 +446,7 @@ fn count(raw: i64) -> StoreResult<u32> {
 mod tests {
     use tiller_core::{clock::from_millis, webhooks::Outcome};
 
-    use super::{disabled_reason, OutcomeChange};
+    use super::{disabled_reason, MessageStatus, OutcomeChange};
 
     #[test]
     fn outcomes_end_deliveries_and_set_message_statuses() {
@@ -461,11 +461,11 @@ mod tests {
         let delivered = OutcomeChange::of(&Outcome::Delivered);
         assert_eq!(
             delivered.messages,
-            Some(("delivery", &["sent", "failed"][..]))
+            Some((MessageStatus::Delivery, &["sent", "failed"][..]))
         );
         let dead = OutcomeChange::of(&Outcome::Dead);
         assert_eq!((dead.state, dead.label), ("dead", "dead"));
-        assert_eq!(dead.messages, Some(("failed", &["sent"][..])));
+        assert_eq!(dead.messages, Some((MessageStatus::Failed, &["sent"][..])));
     }
 
     #[test]

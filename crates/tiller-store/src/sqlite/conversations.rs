@@ -148,8 +148,9 @@ async fn session_robot(
         Some(id) => sqlx::query_scalar("SELECT id FROM robots WHERE tenant_id = ? AND id = ?")
             .bind(t.0)
             .bind(robot_key(id)?),
-        None => sqlx::query_scalar("SELECT id FROM robots WHERE tenant_id = ? AND is_default")
-            .bind(t.0),
+        None => {
+            sqlx::query_scalar("SELECT id FROM robots WHERE tenant_id = ? AND is_default").bind(t.0)
+        }
     };
     let found: Option<i64> = query.fetch_optional(conn).await.map_err(store_error)?;
     match (named, found) {
@@ -333,7 +334,12 @@ impl ConversationStore for SqliteStore {
         }
         let inserted = new.len();
         let session = note_user_messages(&mut tx, t, call_id, newest, now).await?;
-        if inserted > 0 && matches!(session.state, SessionState::PendingAgent | SessionState::Agent) {
+        if inserted > 0
+            && matches!(
+                session.state,
+                SessionState::PendingAgent | SessionState::Agent
+            )
+        {
             enqueue_events(&mut tx, t, &forward(&session, &new), now).await?;
         }
         tx.commit().await.map_err(store_error)?;

@@ -8,7 +8,7 @@ use serde_json::json;
 use tiller_core::{
     conversations::{
         system_message, CallId, ChatRecordQuery, ChatUser, EndReason, Inbound, MessageQuery,
-        NewSession, Session, SessionQuery, SortOrder, StoredMessage,
+        NewSession, Session, SessionChange, SessionQuery, SessionState, SortOrder, StoredMessage,
     },
     messages::{Content, Message, SystemEventKind},
     store::DynStore,
@@ -54,7 +54,14 @@ impl Scope {
     pub async fn inbound_messages(&self, new: &NewSession, messages: &[Message]) -> Inbound {
         let start = system_message(&SystemEventKind::Start, "", "", self.now());
         self.store
-            .record_inbound(self.id, new, messages, &start, self.now())
+            .record_inbound(
+                self.id,
+                new,
+                messages,
+                &start,
+                &|_, _| Vec::new(),
+                self.now(),
+            )
             .await
             .unwrap()
     }
@@ -75,11 +82,28 @@ impl Scope {
             .await
     }
 
+    /// Closes an open session through a compare-and-set change, as the service does.
     pub async fn close(&self, call_id: &str, reason: EndReason) -> StoreResult<Session> {
-        let close = system_message(&SystemEventKind::Close, "", "", self.now());
-        self.store
-            .close_session(self.id, &call(call_id), reason, &close, self.now())
-            .await
+        let session = self.store.session(self.id, &call(call_id)).await?;
+        if session.state == SessionState::Closed {
+            return Err(StoreError::Rejected("session is already closed".into()));
+        }
+        let change = SessionChange {
+            expected_version: session.state_version,
+            turn_lease: None,
+            state: SessionState::Closed,
+            end_reason: Some(reason),
+            seat_id: session.seat_id,
+            robot_state: None,
+            answered_seq: None,
+            messages: vec![system_message(&SystemEventKind::Close, "", "", self.now())],
+            events: Vec::new(),
+        };
+        let applied = self
+            .store
+            .apply_session_change(self.id, &call(call_id), &change, self.now())
+            .await?;
+        Ok(applied.expect("nothing else changes the session meanwhile"))
     }
 
     pub async fn report(&self, call_id: &str, report: &serde_json::Value) -> StoreResult<Session> {
@@ -135,6 +159,7 @@ pub fn session(id: &str, channel: &str, channel_id: &str, user: &str) -> NewSess
             id: user.into(),
             name: format!("{user} name"),
         },
+        robot_id: None,
     }
 }
 

@@ -9,7 +9,7 @@ use tiller_core::{
     store::DynStore,
     webhooks::{
         event_types::{ENDPOINT_DISABLED, MESSAGE_SEND},
-        DeliveryState, EndpointPatch, MessageStatusUpdate, Outcome,
+        DeliveryState, EndpointPatch, EventQuery, MessageStatusUpdate, Outcome,
     },
 };
 use tiller_testkit::ManualClock;
@@ -202,9 +202,12 @@ async fn message_status_story(store: DynStore) {
     let first = worker.claim(10).await;
     assert_eq!(first.len(), 1, "m2 waits for m1: one session, one key");
     let m1_event = first[0].event.clone();
+    let notify = json!({"event": "message.status", "call_id": "c1", "company": company,
+        "channel": "WhatsApp", "channel_id": "waba-1", "user": {"id": "u-1", "name": "u-1 name"}});
     let expected = MessageStatusUpdate {
         call_id: call("c1"),
         msg_ids: vec!["m1".into()],
+        notify: Some(notify),
     };
     assert_eq!(m1_event.on_outcome, Some(expected));
     clock.advance(Duration::seconds(5));
@@ -256,7 +259,16 @@ async fn message_status_story(store: DynStore) {
         a.append_with("c1", &late, &[send_event(&late)]).await,
         "session is closed",
     );
-    assert_eq!(event_names(&a, None).await.len(), 2);
+    let q = EventQuery {
+        limit: 100,
+        ..EventQuery::default()
+    };
+    let events = store.list_events(a.id, &q).await.unwrap();
+    let count = |kind: &str| events.iter().filter(|e| e.event.event_type == kind).count();
+    assert_eq!(count(MESSAGE_SEND), 2);
+    // Each status change is reported: delivery (m1), failed then delivery (m2); m1's late
+    // death changed nothing, so it reported nothing.
+    assert_eq!(count("message.status"), 3);
 }
 
 async fn isolation_story(store: DynStore) {

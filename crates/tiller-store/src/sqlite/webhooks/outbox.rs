@@ -17,8 +17,8 @@ use super::{load_endpoints, Which};
 use crate::{
     error::store_error,
     rows::{
-        claimed, disabled_event, disabled_reason, status_events, ClaimRow, EndpointRow, EventRow, FinishRow,
-        NewAttemptRow, NewEventRow, OutcomeChange, CLAIM_RETURNING, ENDPOINT_COLUMNS,
+        claimed, disabled_event, disabled_reason, status_events, ClaimRow, EndpointRow, EventRow,
+        FinishRow, NewAttemptRow, NewEventRow, OutcomeChange, CLAIM_RETURNING, ENDPOINT_COLUMNS,
         EVENT_COLUMNS,
     },
 };
