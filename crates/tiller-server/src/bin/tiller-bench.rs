@@ -8,6 +8,7 @@
 //! tiller-bench inbound [--store sqlite|postgres] [--pg-url URL] [--clients 64] [--seconds 15]
 //! tiller-bench list [--store …] [--messages 1000000] [--sessions 10000] [--clients 64] [--seconds 15]
 //! tiller-bench webhooks [--store …] [--endpoints 1] [--events 20000] [--rate 0] [--timeout 120]
+//! tiller-bench robots [--store …] [--sessions 1000] [--rate 3000] [--seconds 15] [--long-session 10000]
 //! ```
 //!
 //! Runtimes split the process so the CPU table can say who used the cores: the servers
@@ -27,6 +28,8 @@ mod preload;
 mod receiver;
 #[path = "tiller_bench/report.rs"]
 mod report;
+#[path = "tiller_bench/robots.rs"]
+mod robots;
 #[path = "tiller_bench/target.rs"]
 mod target;
 #[path = "tiller_bench/webhooks.rs"]
@@ -71,6 +74,8 @@ enum Scenario {
     List(ListArgs),
     /// Enqueue events for endpoints on a local receiver and time their delivery.
     Webhooks(WebhooksArgs),
+    /// Robot turns on many sessions at an offered rate, and turn latency by session length.
+    Robots(robots::RobotsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +162,7 @@ impl Scenario {
             Self::Inbound(InboundArgs { common: c, .. })
             | Self::List(ListArgs { common: c, .. }) => (c.store, c.pg_url.as_deref()),
             Self::Webhooks(a) => (a.store, a.pg_url.as_deref()),
+            Self::Robots(a) => (a.store, a.pg_url.as_deref()),
         }
     }
 }
@@ -215,6 +221,7 @@ fn main() -> anyhow::Result<()> {
         Scenario::Inbound(a) => a.common.check()?,
         Scenario::List(a) => a.common.check()?,
         Scenario::Webhooks(a) => a.check()?,
+        Scenario::Robots(a) => a.check()?,
     }
     let (store, pg_url) = cli.scenario.store();
     check_store(store, pg_url)?;
@@ -237,6 +244,7 @@ fn main() -> anyhow::Result<()> {
             (Scenario::List(a), _) => list(a, handle).await,
             (Scenario::Webhooks(a), Some(recv)) => webhooks::webhooks(a, handle, recv).await,
             (Scenario::Webhooks(_), None) => bail!("no receiver runtime"),
+            (Scenario::Robots(a), _) => robots::robots(a, handle).await,
         }
     })?;
     let mut out = std::io::stdout().lock();

@@ -52,6 +52,8 @@ impl Running {
 pub struct Tiller {
     pub server: Running,
     pub store: DynStore,
+    /// The app's services, for scenarios that drive them in-process.
+    pub state: tiller_server::state::AppState,
     pub tenant: TenantId,
     pub sign_key: String,
     pub sign_secret: String,
@@ -91,7 +93,8 @@ impl Tiller {
         adjust(&mut cfg);
         cfg.validate()?;
         let app = App::build(cfg, Arc::new(SystemClock)).await?;
-        let store = app.state().store.clone();
+        let state = app.state().clone();
+        let store = state.store.clone();
         let (new, issued) = NewTenant::generate("Bench Lending")?;
         let tenant = store
             .insert_tenant(&new, SystemClock.now())
@@ -109,6 +112,7 @@ impl Tiller {
                 task,
             },
             store,
+            state,
             tenant: tenant.id,
             sign_key: issued.sign_key,
             sign_secret: issued.sign_secret.expose().to_owned(),
