@@ -24,9 +24,9 @@ use super::{
 };
 use crate::{
     conversations::{
-        message_send_event, session_transfer_event, system_message, CallId, Conclusion,
-        ConversationError, Conversations, EndReason, RecordOnly, Session, SessionChange,
-        SessionState, StoredMessage,
+        message_receive_event, message_send_event, session_transfer_event, system_message, CallId,
+        Conclusion, ConversationError, Conversations, EndReason, RecordOnly, Session,
+        SessionChange, SessionState, StoredMessage,
     },
     messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
     store::DynStore,
@@ -228,22 +228,34 @@ impl RobotEngine {
             .await?;
         let mut state: DialogueState = dialogue(session);
         let mut out = Vec::new();
-        let step = match session.robot_id.as_deref() {
+        let (step, used) = match session.robot_id.as_deref() {
             Some(robot_id) if !pending.is_empty() => {
                 let loaded = self.load(session.tenant, robot_id).await?;
                 self.answer(&loaded, session, &mut state, &pending, &mut out)
                     .await
             }
             // Nothing (left) to answer: the change just releases the turn.
-            _ => Some(Step::AwaitUser),
+            _ => (Some(Step::AwaitUser), pending.len()),
         };
+        let transferred = matches!(step, Some(Step::Transfer { .. }));
         let mut change = self.outcome(company, session, state, step, out).await?;
+        // Messages the robot did not get to before handing off are the agent's now.
+        let unread: Vec<Message> = pending[used.min(pending.len())..]
+            .iter()
+            .map(|m| m.message.clone())
+            .collect();
+        if transferred && !unread.is_empty() {
+            change
+                .events
+                .push(message_receive_event(company, session, &unread));
+        }
         change.turn_lease = Some(lease.to_owned());
         change.answered_seq = pending.last().map(|m| m.seq);
         Ok(change)
     }
 
-    /// Runs the robot over `pending`; `None` when an external robot failed.
+    /// Runs the robot over `pending` until it waits, transfers or ends; returns its step
+    /// (`None` when an external robot failed) and how many messages it read.
     async fn answer(
         &self,
         loaded: &Loaded,
@@ -251,7 +263,7 @@ impl RobotEngine {
         state: &mut DialogueState,
         pending: &[StoredMessage],
         out: &mut Vec<Content>,
-    ) -> Option<Step> {
+    ) -> (Option<Step>, usize) {
         let variables = session_variables(session);
         let ctx = TurnContext {
             flow_id: &loaded.robot.flow_id,
@@ -276,27 +288,26 @@ impl RobotEngine {
                         }
                         Step::AwaitUser => match messages.next() {
                             Some(m) => flow.answer(state, &ctx, &m.message.content, out),
-                            None => return Some(Step::AwaitUser),
+                            None => return (Some(Step::AwaitUser), pending.len()),
                         },
-                        done => return Some(done),
+                        done => return (Some(done), pending.len() - messages.len()),
                     };
                 }
             }
             Definition::Rasa(robot) => {
-                let mut step = Step::AwaitUser;
-                for m in pending {
+                for (read, m) in pending.iter().enumerate() {
                     let request =
                         robot.request(session.call_id.as_str(), state, &m.message.content);
-                    let answer = self.http.call(&request).await.ok()?;
-                    if !(200..300).contains(&answer.status) {
-                        return None;
-                    }
-                    step = robot.apply(&loaded.robot.flow_id, state, &answer.body, out)?;
-                    if step != Step::AwaitUser {
-                        break;
+                    let answer = match self.http.call(&request).await {
+                        Ok(a) if (200..300).contains(&a.status) => a,
+                        _ => return (None, read + 1),
+                    };
+                    match robot.apply(&loaded.robot.flow_id, state, &answer.body, out) {
+                        Some(Step::AwaitUser) => {}
+                        other => return (other, read + 1),
                     }
                 }
-                Some(step)
+                (Some(Step::AwaitUser), pending.len())
             }
         }
     }

@@ -314,8 +314,20 @@ async fn a_refused_transfer_goes_where_the_flow_says() {
     let b = Bot::start(LOGISTICS).await;
     b.text("c1", "hi").await;
     b.text("c1", "agent please").await;
-    assert_eq!(b.app.turns().await, 1, "one turn answers both messages");
+    b.text("c1", "are you there?").await;
+    assert_eq!(
+        b.app.turns().await,
+        1,
+        "one turn reads every waiting message"
+    );
     assert_eq!(b.session("c1").await["status"], "pending_agent");
+    // What the robot did not read before handing off goes to the agent side.
+    let forwarded = b.events("message.receive").await;
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(
+        forwarded[0]["messages"][0]["content"]["text"],
+        "are you there?"
+    );
     let r = b
         .app
         .post_signed(
@@ -645,4 +657,33 @@ async fn the_cli_imports_robots_and_tests_flows_offline() {
     assert!(!out.status.success());
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("hello there"), "{report}");
+}
+
+#[tokio::test]
+async fn a_turn_left_by_a_crashed_node_is_answered_once_its_lease_runs_out() {
+    use tiller_core::{conversations::CallId, Clock as _};
+    let b = Bot::start(LOGISTICS).await;
+    b.text("c1", "hi").await;
+    // Another node claimed the turn, then died before committing anything.
+    let now = b.app.clock.now();
+    let c1 = CallId::parse("c1").unwrap();
+    let held = b
+        .app
+        .state
+        .store
+        .claim_turn(b.t.id, &c1, "dead-node", now, now + Span::seconds(30))
+        .await
+        .unwrap();
+    assert!(held.is_some());
+    assert_eq!(b.app.turns().await, 0, "its lease still runs");
+    b.app.clock.advance(Span::seconds(31));
+    assert_eq!(b.app.turns().await, 1);
+    assert_eq!(b.app.turns().await, 0, "answered once");
+    let all = b.messages("c1").await;
+    let kinds: Vec<&str> = all
+        .iter()
+        .map(|m| m["sender_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["system", "user", "robot", "robot"]);
+    assert_eq!(b.events("message.send").await.len(), 1);
 }
