@@ -66,6 +66,12 @@ pub enum TransferAnswer {
     Timeout,
 }
 
+/// A turn in progress: the session as claimed and the lease held on it.
+struct Turn<'a> {
+    session: &'a Session,
+    lease: &'a str,
+}
+
 /// What [`RobotEngine::run_due`] did.
 #[derive(Debug, Default)]
 pub struct DueTurns {
@@ -231,7 +237,8 @@ impl RobotEngine {
         let (step, used) = match session.robot_id.as_deref() {
             Some(robot_id) if !pending.is_empty() => {
                 let loaded = self.load(session.tenant, robot_id).await?;
-                self.answer(&loaded, session, &mut state, &pending, &mut out)
+                let turn = Turn { session, lease };
+                self.answer(&loaded, &turn, &mut state, &pending, &mut out)
                     .await
             }
             // Nothing (left) to answer: the change just releases the turn.
@@ -259,11 +266,12 @@ impl RobotEngine {
     async fn answer(
         &self,
         loaded: &Loaded,
-        session: &Session,
+        turn: &Turn<'_>,
         state: &mut DialogueState,
         pending: &[StoredMessage],
         out: &mut Vec<Content>,
     ) -> (Option<Step>, usize) {
+        let session = turn.session;
         let variables = session_variables(session);
         let ctx = TurnContext {
             flow_id: &loaded.robot.flow_id,
@@ -283,7 +291,7 @@ impl RobotEngine {
                 loop {
                     step = match step {
                         Step::Http(request) => {
-                            let response = self.http.call(&request).await.ok();
+                            let response = self.call(turn, &request).await;
                             flow.http_result(state, &ctx, response.as_ref(), out)
                         }
                         Step::AwaitUser => match messages.next() {
@@ -298,8 +306,8 @@ impl RobotEngine {
                 for (read, m) in pending.iter().enumerate() {
                     let request =
                         robot.request(session.call_id.as_str(), state, &m.message.content);
-                    let answer = match self.http.call(&request).await {
-                        Ok(a) if (200..300).contains(&a.status) => a,
+                    let answer = match self.call(turn, &request).await {
+                        Some(a) if (200..300).contains(&a.status) => a,
                         _ => return (None, read + 1),
                     };
                     match robot.apply(&loaded.robot.flow_id, state, &answer.body, out) {
@@ -310,6 +318,29 @@ impl RobotEngine {
                 (Some(Step::AwaitUser), pending.len())
             }
         }
+    }
+
+    /// An HTTP call during a turn. The lease is renewed first, so a slow answer does not
+    /// let another node take the turn over (and make the same call again) meanwhile.
+    async fn call(&self, turn: &Turn<'_>, request: &HttpRequest) -> Option<HttpResponse> {
+        let now = self.clock.now();
+        let s = turn.session;
+        let hold = Duration::seconds(i64::try_from(request.timeout_secs).unwrap_or(60));
+        let renewed = self
+            .store
+            .claim_turn(
+                s.tenant,
+                &s.call_id,
+                turn.lease,
+                now,
+                now + self.lease + hold,
+            )
+            .await;
+        if !matches!(renewed, Ok(Some(_))) {
+            // Lost the turn (or the store failed): the commit will be refused anyway.
+            return None;
+        }
+        self.http.call(request).await.ok()
     }
 
     /// The change a robot's step makes: its replies as `robot` messages with the
