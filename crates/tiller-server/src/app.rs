@@ -55,6 +55,7 @@ impl App {
             AddressGuard::new(cfg.allowed_networks()?),
             cfg.outbound.max_response_bytes,
         )?;
+        let metrics = Arc::new(Metrics::new());
         let robots = Arc::new(RobotEngine::new(
             store.clone(),
             clock.clone(),
@@ -68,6 +69,7 @@ impl App {
             Arc::new(TurnSpawner {
                 engine: robots.clone(),
                 inline: cfg.robots.inline_turns,
+                metrics: metrics.clone(),
             }),
             waker,
         );
@@ -75,7 +77,6 @@ impl App {
             cfg.auth.credential_cache_secs,
         )));
         let cfg = Arc::new(cfg);
-        let metrics = Arc::new(Metrics::new());
         let outbox = Arc::new(OutboxWorker::new(
             store.clone(),
             clock.clone(),
@@ -89,6 +90,7 @@ impl App {
             conversations.clone(),
             clock.clone(),
             cfg.clone(),
+            metrics.clone(),
         ));
         let state = AppState {
             store,

@@ -27,6 +27,12 @@ pub mod names {
     pub const OUTBOX_ATTEMPT_DURATION: &str = "tiller_outbox_attempt_duration";
     /// Exposed with the unit suffix: `tiller_outbox_enqueue_to_first_attempt_seconds`.
     pub const OUTBOX_ENQUEUE_TO_FIRST_ATTEMPT: &str = "tiller_outbox_enqueue_to_first_attempt";
+    /// Exposed as `tiller_robot_turns_total{outcome}` (`ran`, `failed`).
+    pub const ROBOT_TURNS: &str = "tiller_robot_turns";
+    /// Exposed with the unit suffix: `tiller_robot_turn_duration_seconds`.
+    pub const ROBOT_TURN_DURATION: &str = "tiller_robot_turn_duration";
+    /// Exposed as `tiller_sessions_expired_total`.
+    pub const SESSIONS_EXPIRED: &str = "tiller_sessions_expired";
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,6 +69,9 @@ pub struct Metrics {
     outbox_attempts: Family<OutcomeLabels, Counter>,
     outbox_attempt_duration: Histogram,
     outbox_enqueue_to_first_attempt: Histogram,
+    robot_turns: Family<OutcomeLabels, Counter>,
+    robot_turn_duration: Histogram,
+    sessions_expired: Counter,
 }
 
 impl Default for Metrics {
@@ -120,6 +129,25 @@ impl Metrics {
             Unit::Seconds,
             outbox_enqueue_to_first_attempt.clone(),
         );
+        let robot_turns = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            names::ROBOT_TURNS,
+            "Robot turns by outcome (a failed turn stays due and is retried)",
+            robot_turns.clone(),
+        );
+        let robot_turn_duration = latency_histogram();
+        registry.register_with_unit(
+            names::ROBOT_TURN_DURATION,
+            "Time to claim, run and commit one robot turn, HTTP calls included",
+            Unit::Seconds,
+            robot_turn_duration.clone(),
+        );
+        let sessions_expired = Counter::default();
+        registry.register(
+            names::SESSIONS_EXPIRED,
+            "Sessions ended for inactivity",
+            sessions_expired.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -129,7 +157,26 @@ impl Metrics {
             outbox_attempts,
             outbox_attempt_duration,
             outbox_enqueue_to_first_attempt,
+            robot_turns,
+            robot_turn_duration,
+            sessions_expired,
         }
+    }
+
+    /// A robot turn that ran (`ok`) or failed, and how long it took.
+    pub fn observe_robot_turn(&self, ok: bool, elapsed: Duration) {
+        let outcome = if ok { "ran" } else { "failed" };
+        self.robot_turns
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.robot_turn_duration.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_sessions_expired(&self, n: usize) {
+        self.sessions_expired
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

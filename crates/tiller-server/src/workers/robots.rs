@@ -14,7 +14,7 @@ use tiller_core::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::{config::Config, metrics::Metrics};
 
 /// Due turns claimed per pass.
 const TURN_BATCH: u32 = 64;
@@ -26,6 +26,7 @@ pub struct RobotWorker {
     conversations: Conversations,
     clock: SharedClock,
     cfg: Arc<Config>,
+    metrics: Arc<Metrics>,
 }
 
 impl RobotWorker {
@@ -34,12 +35,14 @@ impl RobotWorker {
         conversations: Conversations,
         clock: SharedClock,
         cfg: Arc<Config>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             engine,
             conversations,
             clock,
             cfg,
+            metrics,
         }
     }
 
@@ -48,8 +51,21 @@ impl RobotWorker {
     pub async fn run_due_turns(&self) -> anyhow::Result<usize> {
         let mut total = 0;
         loop {
+            let started = std::time::Instant::now();
             let report = self.engine.run_due(TURN_BATCH).await?;
+            // The batch's turns ran one after another: each is counted at the batch's mean.
+            let turns = report.ran + report.failed.len();
+            if let Some(each) = u32::try_from(turns)
+                .ok()
+                .filter(|n| *n > 0)
+                .map(|n| started.elapsed() / n)
+            {
+                for _ in 0..report.ran {
+                    self.metrics.observe_robot_turn(true, each);
+                }
+            }
             for (call_id, e) in &report.failed {
+                self.metrics.observe_robot_turn(false, Duration::ZERO);
                 tracing::warn!(%call_id, error = %e, "robot turn failed; it stays due");
             }
             total += report.ran;
@@ -68,6 +84,7 @@ impl RobotWorker {
                 .conversations
                 .expire_idle(timeout, EXPIRY_BATCH)
                 .await?;
+            self.metrics.observe_sessions_expired(n);
             total += n;
             if n < EXPIRY_BATCH as usize {
                 return Ok(total);
@@ -107,6 +124,7 @@ impl RobotWorker {
 pub struct TurnSpawner {
     pub engine: Arc<RobotEngine>,
     pub inline: bool,
+    pub metrics: Arc<Metrics>,
 }
 
 #[async_trait::async_trait]
@@ -115,11 +133,18 @@ impl ConversationEngine for TurnSpawner {
         if !self.inline || inbound.session.robot_id.is_none() {
             return;
         }
-        let engine = self.engine.clone();
+        let (engine, metrics) = (self.engine.clone(), self.metrics.clone());
         let call_id = inbound.session.call_id.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine.run_turn(tenant, &call_id).await {
-                tracing::warn!(%call_id, error = %e, "robot turn failed; the worker retries it");
+            let started = std::time::Instant::now();
+            match engine.run_turn(tenant, &call_id).await {
+                // Someone else holds the turn: it is theirs to count.
+                Ok(false) => {}
+                Ok(true) => metrics.observe_robot_turn(true, started.elapsed()),
+                Err(e) => {
+                    metrics.observe_robot_turn(false, started.elapsed());
+                    tracing::warn!(%call_id, error = %e, "robot turn failed; the worker retries it");
+                }
             }
         });
     }
