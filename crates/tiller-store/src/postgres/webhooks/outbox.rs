@@ -98,6 +98,11 @@ pub(crate) async fn enqueue_events(
 /// the same endpoint. Rows another node is claiming are skipped, not waited for. The
 /// ordering check only reads, so it sees an earlier delivery as pending even while another
 /// node holds it locked: two nodes never take two deliveries of one key at once.
+///
+/// The check can only use the partial index `webhook_deliveries_order`: migration 0005
+/// removed the `(endpoint_id, state)` index that a table without statistics yet (a fresh
+/// outbox, before autovacuum's first ANALYZE) used instead, scanning every pending delivery
+/// of the endpoint for every candidate.
 const CLAIM: &str = "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1, \
      updated_at = $2 WHERE id IN (SELECT d.id FROM webhook_deliveries d \
      JOIN webhook_endpoints e ON e.id = d.endpoint_id \
@@ -201,9 +206,11 @@ pub(super) async fn finish(
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
+        // Written only when the failure run starts or ends: every attempt to an endpoint
+        // rewriting its row made them all queue on its row lock (and left a dead tuple each).
         sqlx::query(
-            "UPDATE webhook_endpoints SET failing_since = CASE WHEN $1 THEN NULL \
-             ELSE COALESCE(failing_since, $2) END WHERE id = $3",
+            "UPDATE webhook_endpoints SET failing_since = CASE WHEN $1 THEN NULL ELSE $2 END \
+             WHERE id = $3 AND (failing_since IS NULL) <> $1",
         )
         .bind(change.success)
         .bind(new.started_at)
