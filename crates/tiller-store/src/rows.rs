@@ -41,7 +41,7 @@ mod robots;
 mod webhooks;
 
 pub(crate) use conversations::{
-    millis_or, ChatRecordRow, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
+    millis_or, retried_in, ChatRecordRow, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
     SESSION_COLUMNS,
 };
 pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};

@@ -113,6 +113,18 @@ async fn a_client_msg_id_makes_retries_idempotent_and_unknown_types_are_kept() {
         user[0]["content"], sticker,
         "an unknown content type comes back as it came"
     );
+
+    // The same id on another session is not a retry: refused, and nothing is stored.
+    let mut other = body.clone();
+    other["call_id"] = json!("c2");
+    let reply = inbound(&app, &t, "chatbot", &other).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    assert!(reply.text.contains("msg_id"), "{}", reply.text);
+    let sessions = app
+        .post_signed(&t, "/api/v1/session/list", &json!({"size": 10}).to_string())
+        .await
+        .json();
+    assert_eq!(sessions["data"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]

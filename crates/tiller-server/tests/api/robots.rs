@@ -389,8 +389,14 @@ async fn idle_sessions_expire_with_the_end_callbacks() {
     );
     assert_eq!(b.session("c2").await["status"], "bot");
     let metrics = b.app.get("/metrics").await.text;
-    assert!(metrics.contains("tiller_sessions_expired_total 1"), "{metrics}");
-    assert!(metrics.contains(r#"tiller_robot_turns_total{outcome="ran"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains("tiller_sessions_expired_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"tiller_robot_turns_total{outcome="ran"} 1"#),
+        "{metrics}"
+    );
     let ended = b.events("session.end").await;
     assert_eq!(ended.len(), 1);
     assert_eq!(

@@ -20,7 +20,7 @@ use super::{webhooks::enqueue_events, PgStore};
 use crate::{
     error::store_error,
     rows::{
-        millis_or, robot_key, ChatRecordRow, MessageRow, NewMessageRow, SessionRow,
+        millis_or, retried_in, robot_key, ChatRecordRow, MessageRow, NewMessageRow, SessionRow,
         MESSAGE_COLUMNS, SESSION_COLUMNS,
     },
 };
@@ -342,7 +342,7 @@ impl ConversationStore for PgStore {
                     new.push(m.clone());
                     row
                 }
-                None => message_by_id(&mut tx, t, &m.msg_id).await?,
+                None => retried_in(message_by_id(&mut tx, t, &m.msg_id).await?, call_id)?,
             };
             stored.push(row.try_into()?);
         }

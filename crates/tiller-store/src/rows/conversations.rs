@@ -125,6 +125,16 @@ impl TryFrom<MessageRow> for StoredMessage {
     }
 }
 
+/// A retried message, found by its `msg_id`: it must belong to the session being written
+/// to. The same id in another session of the tenant is a conflict, not a retry.
+pub(crate) fn retried_in(row: MessageRow, call_id: &CallId) -> StoreResult<MessageRow> {
+    if row.msg_call_id == call_id.as_str() {
+        Ok(row)
+    } else {
+        Err(StoreError::Conflict("msg_id".into()))
+    }
+}
+
 /// A message joined with its session: [`SESSION_COLUMNS`] then [`MESSAGE_COLUMNS`].
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct ChatRecordRow {

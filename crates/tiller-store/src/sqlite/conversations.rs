@@ -19,7 +19,7 @@ use super::{webhooks::enqueue_events, SqliteStore};
 use crate::{
     error::store_error,
     rows::{
-        millis_or, robot_key, ChatRecordRow, MessageRow, NewMessageRow, SessionRow,
+        millis_or, retried_in, robot_key, ChatRecordRow, MessageRow, NewMessageRow, SessionRow,
         MESSAGE_COLUMNS, SESSION_COLUMNS,
     },
 };
@@ -328,7 +328,7 @@ impl ConversationStore for SqliteStore {
                     new.push(m.clone());
                     row
                 }
-                None => message_by_id(&mut tx, t, &m.msg_id).await?,
+                None => retried_in(message_by_id(&mut tx, t, &m.msg_id).await?, call_id)?,
             };
             stored.push(row.try_into()?);
         }

@@ -3,15 +3,15 @@
 use chrono::Duration;
 use serde_json::json;
 use tiller_core::{
+    conversations::{system_message, SortOrder, StoredMessage},
     conversations::{ChatRecordQuery, EndReason, MessageQuery, SessionQuery, SessionState},
-    conversations::{SortOrder, StoredMessage},
-    messages::MessageStatus,
+    messages::{MessageStatus, SystemEventKind},
     store::DynStore,
 };
 use tiller_testkit::ManualClock;
 
 use super::{open, TestDatabase};
-use fixtures::{call, conflict, ids, message, not_found, rejected, session, user, Scope};
+use fixtures::{call, conflict, ids, message, not_found, rejected, session, user, whatsapp, Scope};
 
 #[path = "conversation_fixtures.rs"]
 pub(crate) mod fixtures;
@@ -66,6 +66,22 @@ async fn inbound_story(store: DynStore) {
     assert_eq!(twice.inserted, 1);
     assert_eq!(twice.messages[0], twice.messages[1]);
     assert_eq!(a.messages("c1").await.len(), 5);
+
+    // An id already used in another session is a conflict, and nothing of the call stays.
+    let start = system_message(&SystemEventKind::Start, "", "", a.now());
+    let messages = [user("m9", a.now()), user("m1", a.now())];
+    let elsewhere = store
+        .record_inbound(
+            a.id,
+            &whatsapp("c2"),
+            &messages,
+            &start,
+            &|_, _| Vec::new(),
+            a.now(),
+        )
+        .await;
+    conflict(elsewhere);
+    not_found(&store.session(a.id, &call("c2")).await);
 
     // After a close, the next user message reopens the session with a fresh start.
     a.clock.advance(Duration::minutes(1));
