@@ -294,7 +294,7 @@ async fn mark_read_story(store: DynStore) {
         user("u3", a.now()),
         quiet,
     ];
-    a.inbound_messages(&fixtures::whatsapp("c1"), &batch).await;
+    a.inbound_messages(&whatsapp("c1"), &batch).await;
     a.append("c1", &message("r1", "robot", a.now()))
         .await
         .unwrap();
