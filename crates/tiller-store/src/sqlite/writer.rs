@@ -1,0 +1,256 @@
+//! The SQLite writer: one OS thread that owns a synchronous `rusqlite` connection and
+//! commits queued writes in groups.
+//!
+//! sqlx runs each statement on its connection's worker thread, so every statement of a
+//! transaction cost a round trip between tokio and that thread (BENCHMARKS.md, inbound).
+//! Here a job runs all its statements on the writer thread, and the thread commits
+//! whatever jobs are queued together:
+//!
+//! 1. it blocks for the first job, then takes the ones already waiting (up to [`BATCH`]);
+//! 2. it opens one transaction (`BEGIN IMMEDIATE`) and runs each job inside its own
+//!    `SAVEPOINT`: a job that fails is rolled back to it, so it never undoes another;
+//! 3. it commits once, and only then answers every job. A write is acknowledged only
+//!    once committed; when the commit fails, every job of the group gets the error.
+
+use std::{
+    any::Any,
+    panic::{catch_unwind, AssertUnwindSafe},
+    path::Path,
+    sync::mpsc,
+    time::Duration,
+};
+
+use rusqlite::{Connection, OptionalExtension, Params, Transaction, TransactionBehavior};
+use tiller_core::{StoreError, StoreResult};
+use tokio::sync::oneshot;
+
+use crate::{
+    error::{sqlite_error, sqlite_error_ref, WriterGone},
+    rows::SqliteRow,
+};
+
+/// Most jobs committed by one transaction.
+const BATCH: usize = 64;
+/// Statements kept prepared; the dynamic `IN (…)` lists make a few shapes per query.
+const STATEMENT_CACHE: usize = 256;
+
+/// A handle on the writer thread; clones share it. The thread ends once every handle is
+/// dropped and the queue is empty.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Opens `path` (which the sqlx pools have already created and migrated) and starts
+    /// the thread.
+    pub(crate) fn open(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(sqlite_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sqlite_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sqlite_error)?;
+        conn.busy_timeout(busy_timeout).map_err(sqlite_error)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("tiller-sqlite-writer".into())
+            .spawn(move || serve(conn, &queue))
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `job` in the writer's transaction and answers once that has committed.
+    pub(crate) async fn run<R, F>(&self, job: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(Task { job, reply }))
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// The thread's loop: one transaction per group of queued jobs.
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = Vec::with_capacity(BATCH);
+        batch.push(first);
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut conn, batch);
+    }
+}
+
+fn commit_group(conn: &mut Connection, batch: Vec<Box<dyn Job>>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            for job in batch {
+                job.fail(sqlite_error_ref(&e));
+            }
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+            job.fail(sqlite_error_ref(&e));
+            continue;
+        }
+        // A panicking job drops its reply sender, so its caller sees the writer as gone.
+        let outcome = catch_unwind(AssertUnwindSafe(|| job.run(&tx)));
+        let keep = matches!(&outcome, Ok(d) if d.succeeded());
+        let end = if keep {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = tx.execute_batch(end) {
+            // The transaction is in an unknown state: give up on the whole group.
+            drop_outcome(outcome);
+            for d in done {
+                Done::send(d, Some(sqlite_error_ref(&e)));
+            }
+            return;
+        }
+        if let Ok(d) = outcome {
+            done.push(d);
+        }
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for d in done {
+                d.send(None);
+            }
+        }
+        Err(e) => {
+            for d in done {
+                Done::send(d, Some(sqlite_error_ref(&e)));
+            }
+        }
+    }
+}
+
+fn drop_outcome(outcome: Result<Box<dyn Done>, Box<dyn Any + Send>>) {
+    if let Ok(d) = outcome {
+        d.send(Some(gone()));
+    }
+}
+
+/// A queued job, type-erased.
+trait Job: Send {
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Box<dyn Done>;
+    fn fail(self: Box<Self>, e: StoreError);
+}
+
+/// A job that has run, holding its result until the group commits.
+trait Done: Send {
+    fn succeeded(&self) -> bool;
+    /// Answers the caller: the job's own result, or `commit_failed`.
+    fn send(self: Box<Self>, commit_failed: Option<StoreError>);
+}
+
+struct Task<F, R> {
+    job: F,
+    reply: oneshot::Sender<StoreResult<R>>,
+}
+
+struct Ran<R> {
+    result: StoreResult<R>,
+    reply: oneshot::Sender<StoreResult<R>>,
+}
+
+impl<F, R> Job for Task<F, R>
+where
+    R: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Box<dyn Done> {
+        let result = (self.job)(tx);
+        Box::new(Ran {
+            result,
+            reply: self.reply,
+        })
+    }
+
+    fn fail(self: Box<Self>, e: StoreError) {
+        // The caller may have given up waiting; nothing to tell then.
+        let _ = self.reply.send(Err(e));
+    }
+}
+
+impl<R: Send + 'static> Done for Ran<R> {
+    fn succeeded(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn send(self: Box<Self>, commit_failed: Option<StoreError>) {
+        let result = match commit_failed {
+            Some(e) => Err(e),
+            None => self.result,
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The caller of a job is gone or the thread is: its answer cannot arrive.
+pub(crate) fn gone() -> StoreError {
+    StoreError::Unavailable(Box::new(WriterGone))
+}
+
+// Statement helpers for jobs: cached statements, rows read by column name.
+
+/// The one row `sql` returns; `NotFound` when none.
+pub(crate) fn one<T: SqliteRow>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<T> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params, T::read))
+        .map_err(sqlite_error)
+}
+
+pub(crate) fn optional<T: SqliteRow>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<Option<T>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params, T::read).optional())
+        .map_err(sqlite_error)
+}
+
+pub(crate) fn all<T: SqliteRow>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<Vec<T>> {
+    let mut s = conn.prepare_cached(sql).map_err(sqlite_error)?;
+    let rows = s.query_map(params, T::read).map_err(sqlite_error)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(sqlite_error)
+}
+
+/// Runs a statement; the number of rows it changed.
+pub(crate) fn execute(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<u64> {
+    let changed = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute(params))
+        .map_err(sqlite_error)?;
+    Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+}
+
+/// `n` placeholders for an `IN (…)` list.
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
