@@ -254,3 +254,60 @@ pub(crate) fn execute(conn: &Connection, sql: &str, params: impl Params) -> Stor
 pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+    use tiller_core::StoreError;
+
+    use super::{all, execute, Writer};
+
+    fn writer() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+            .unwrap();
+        drop(conn);
+        let writer = Writer::open(&path, std::time::Duration::from_secs(1)).unwrap();
+        (dir, writer)
+    }
+
+    async fn insert(writer: &Writer, name: &'static str) -> Result<u64, StoreError> {
+        writer
+            .run(move |tx| execute(tx, "INSERT INTO t (name) VALUES (?)", params![name]))
+            .await
+    }
+
+    /// Jobs queued together share a commit, and one that fails undoes only itself.
+    #[tokio::test]
+    async fn a_failing_job_leaves_the_rest_of_its_group() {
+        let (_dir, writer) = writer();
+        insert(&writer, "a").await.unwrap();
+        let (b, dup, c) = tokio::join!(
+            insert(&writer, "b"),
+            writer.run(|tx| {
+                execute(tx, "INSERT INTO t (name) VALUES ('x')", [])?;
+                execute(tx, "INSERT INTO t (name) VALUES ('a')", [])
+            }),
+            insert(&writer, "c"),
+        );
+        assert_eq!(b.unwrap(), 1);
+        assert!(matches!(dup, Err(StoreError::Conflict(column)) if column == "name"));
+        assert_eq!(c.unwrap(), 1);
+        let names: Vec<String> = writer
+            .run(|tx| all(tx, "SELECT name FROM t ORDER BY id", []))
+            .await
+            .unwrap();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn no_rows_is_not_found() {
+        let (_dir, writer) = writer();
+        let missing: Result<String, _> = writer
+            .run(|tx| super::one(tx, "SELECT name FROM t WHERE id = 42", []))
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound)));
+    }
+}
