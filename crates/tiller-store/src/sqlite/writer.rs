@@ -103,7 +103,7 @@ fn commit_group(conn: &mut Connection, batch: Vec<Box<dyn Job>>) {
     };
     let mut done = Vec::with_capacity(batch.len());
     for job in batch {
-        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+        if let Err(e) = statement(&tx, "SAVEPOINT job") {
             job.fail(sqlite_error_ref(&e));
             continue;
         }
@@ -111,11 +111,11 @@ fn commit_group(conn: &mut Connection, batch: Vec<Box<dyn Job>>) {
         let outcome = catch_unwind(AssertUnwindSafe(|| job.run(&tx)));
         let keep = matches!(&outcome, Ok(d) if d.succeeded());
         let end = if keep {
-            "RELEASE job"
+            statement(&tx, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            statement(&tx, "ROLLBACK TO job").and_then(|()| statement(&tx, "RELEASE job"))
         };
-        if let Err(e) = tx.execute_batch(end) {
+        if let Err(e) = end {
             // The transaction is in an unknown state: give up on the whole group.
             drop_outcome(outcome);
             for d in done {
@@ -139,6 +139,12 @@ fn commit_group(conn: &mut Connection, batch: Vec<Box<dyn Job>>) {
             }
         }
     }
+}
+
+/// A statement without parameters or rows, kept prepared: the savepoints run for every job.
+fn statement(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 fn drop_outcome(outcome: Result<Box<dyn Done>, Box<dyn Any + Send>>) {
