@@ -53,9 +53,9 @@ pub trait TokenStore: Send + Sync {
 }
 
 /// The events that report a user's new messages to the agent side, given the session as it
-/// stands in the recording transaction (see [`ConversationStore::record_inbound`]).
-pub type ForwardUserMessages<'a> =
-    &'a (dyn Fn(&Session, &[Message]) -> Vec<NewEvent> + Send + Sync);
+/// stands in the recording transaction (see [`ConversationStore::record_inbound`]). Owned,
+/// so a store can run it on a writer thread of its own.
+pub type ForwardUserMessages = Arc<dyn Fn(&Session, &[Message]) -> Vec<NewEvent> + Send + Sync>;
 
 /// Sessions and their messages. Each method is one transaction.
 #[async_trait::async_trait]
@@ -75,7 +75,7 @@ pub trait ConversationStore: Send + Sync {
         session: &NewSession,
         messages: &[Message],
         start: &Message,
-        forward: ForwardUserMessages<'_>,
+        forward: ForwardUserMessages,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound>;
 

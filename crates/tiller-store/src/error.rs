@@ -1,4 +1,5 @@
-//! Mapping from sqlx's errors to the port's `StoreError`, in one place.
+//! Mapping from the drivers' errors (sqlx, and rusqlite on the SQLite writer thread) to
+//! the port's `StoreError`, in one place.
 
 use tiller_core::StoreError;
 
@@ -14,6 +15,8 @@ pub enum ConnectError {
     Connect(#[source] sqlx::Error),
     #[error("applying migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("starting the SQLite writer")]
+    Writer(#[source] StoreError),
 }
 
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
@@ -28,6 +31,74 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
         other => StoreError::Other(Box::new(other)),
     }
 }
+
+/// What a rusqlite error means to the port, decided the way [`store_error`] decides for
+/// sqlx: the same `Conflict` column names, `Unavailable` for a busy or failing database.
+enum Kind {
+    NotFound,
+    Conflict(String),
+    Unavailable,
+    Other,
+}
+
+fn kind(e: &rusqlite::Error) -> Kind {
+    use rusqlite::ffi::{ErrorCode, SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    match e {
+        rusqlite::Error::QueryReturnedNoRows => Kind::NotFound,
+        rusqlite::Error::SqliteFailure(f, message)
+            if f.extended_code == SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            Kind::Conflict(conflicting_column(
+                message.as_deref().unwrap_or_default(),
+                None,
+            ))
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::DiskFull
+            ) =>
+        {
+            Kind::Unavailable
+        }
+        _ => Kind::Other,
+    }
+}
+
+pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
+    match kind(&e) {
+        Kind::NotFound => StoreError::NotFound,
+        Kind::Conflict(column) => StoreError::Conflict(column),
+        Kind::Unavailable => StoreError::Unavailable(Box::new(e)),
+        Kind::Other => StoreError::Other(Box::new(e)),
+    }
+}
+
+/// The error of a statement that a whole group of writes shares (its `COMMIT`), once per
+/// write: rusqlite's errors are not `Clone`.
+pub(crate) fn sqlite_error_ref(e: &rusqlite::Error) -> StoreError {
+    let shared = || Box::new(GroupFailed(e.to_string()));
+    match kind(e) {
+        Kind::NotFound => StoreError::NotFound,
+        Kind::Conflict(column) => StoreError::Conflict(column),
+        Kind::Unavailable => StoreError::Unavailable(shared()),
+        Kind::Other => StoreError::Other(shared()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the write's group failed: {0}")]
+pub(crate) struct GroupFailed(String);
+
+/// The SQLite writer thread has stopped, or a write panicked on it.
+#[derive(Debug, thiserror::Error)]
+#[error("the SQLite writer thread is gone")]
+pub(crate) struct WriterGone;
 
 /// A stored value this build cannot read (an unknown enum spelling, a malformed id).
 #[derive(Debug, thiserror::Error)]

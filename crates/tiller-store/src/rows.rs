@@ -2,6 +2,31 @@
 
 use tiller_core::{clock::from_millis, tenant::Tenant, Secret, TenantId};
 
+/// Reads a row by column name on the SQLite writer thread (rusqlite), as `sqlx::FromRow`
+/// does for the pools; the `TryFrom` conversions to domain types then serve both.
+pub(crate) trait SqliteRow: Sized {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// A single column, for scalar queries.
+impl SqliteRow for i64 {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        r.get(0)
+    }
+}
+
+impl SqliteRow for String {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        r.get(0)
+    }
+}
+
+impl SqliteRow for (String, i64) {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((r.get(0)?, r.get(1)?))
+    }
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct TenantRow {
     pub id: i64,
@@ -14,6 +39,23 @@ pub(crate) struct TenantRow {
     pub access_key: String,
     pub access_secret: String,
     pub created_at: i64,
+}
+
+impl SqliteRow for TenantRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            name: r.get("name")?,
+            company: r.get("company")?,
+            app_key: r.get("app_key")?,
+            app_secret_hash: r.get("app_secret_hash")?,
+            sign_key: r.get("sign_key")?,
+            sign_secret: r.get("sign_secret")?,
+            access_key: r.get("access_key")?,
+            access_secret: r.get("access_secret")?,
+            created_at: r.get("created_at")?,
+        })
+    }
 }
 
 impl From<TenantRow> for Tenant {

@@ -1,14 +1,17 @@
-//! SQLite backend: the embedded default. One writer connection (SQLite serialises
-//! writers anyway; a single connection avoids `SQLITE_BUSY` churn) and a pool of readers,
-//! in WAL mode with `synchronous=NORMAL`.
+//! SQLite backend: the embedded default. One writer (SQLite serialises writers anyway; a
+//! single connection avoids `SQLITE_BUSY` churn) on its own thread with a synchronous
+//! driver and group commit (`writer.rs`), and a sqlx pool of readers, in WAL mode with
+//! `synchronous=NORMAL`.
 
 mod conversations;
 mod robots;
 mod webhooks;
+mod writer;
 
 use std::{str::FromStr, time::Duration};
 
 use chrono::{DateTime, Utc};
+use rusqlite::params;
 use sqlx::{
     migrate::Migrator,
     sqlite::{
@@ -23,6 +26,7 @@ use tiller_core::{
     StoreResult, TenantId,
 };
 
+use self::writer::{execute, one, optional, Writer};
 use crate::{
     error::{store_error, ConnectError},
     rows::{TenantRow, TENANT_COLUMNS},
@@ -31,9 +35,13 @@ use crate::{
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
+/// How long a statement waits for a lock held by another connection (another process, or
+/// a migration) before it fails as `Unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
 }
 
@@ -45,7 +53,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
         if let Some(dir) = options
             .get_filename()
             .parent()
@@ -54,14 +62,18 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| ConnectError::CreateDir(dir.display().to_string(), e))?;
         }
-        let writer = SqlitePoolOptions::new()
+        // sqlx creates the file and applies migrations, before the writer thread opens it.
+        let setup = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await
             .map_err(ConnectError::Connect)?;
         if opts.migrate {
-            MIGRATOR.run(&writer).await.map_err(ConnectError::Migrate)?;
+            MIGRATOR.run(&setup).await.map_err(ConnectError::Migrate)?;
         }
+        setup.close().await;
+        let writer =
+            Writer::open(options.get_filename(), BUSY_TIMEOUT).map_err(ConnectError::Writer)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .connect_with(options)
@@ -84,25 +96,32 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl TenantStore for SqliteStore {
     async fn insert_tenant(&self, new: &NewTenant, now: DateTime<Utc>) -> StoreResult<Tenant> {
-        let sql = format!(
-            "INSERT INTO tenants (name, company, app_key, app_secret_hash, sign_key, sign_secret, \
-             access_key, access_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             RETURNING {TENANT_COLUMNS}"
-        );
-        let row: TenantRow = sqlx::query_as(&sql)
-            .bind(&new.name)
-            .bind(&new.company)
-            .bind(&new.app_key)
-            .bind(&new.app_secret_hash)
-            .bind(&new.sign_key)
-            .bind(new.sign_secret.expose())
-            .bind(&new.access_key)
-            .bind(new.access_secret.expose())
-            .bind(to_millis(now))
-            .fetch_one(&self.writer)
+        let new = new.clone();
+        self.writer
+            .run(move |tx| {
+                let sql = format!(
+                    "INSERT INTO tenants (name, company, app_key, app_secret_hash, sign_key, \
+                     sign_secret, access_key, access_secret, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TENANT_COLUMNS}"
+                );
+                let row: TenantRow = one(
+                    tx,
+                    &sql,
+                    params![
+                        &new.name,
+                        &new.company,
+                        &new.app_key,
+                        &new.app_secret_hash,
+                        &new.sign_key,
+                        new.sign_secret.expose(),
+                        &new.access_key,
+                        new.access_secret.expose(),
+                        to_millis(now),
+                    ],
+                )?;
+                Ok(row.into())
+            })
             .await
-            .map_err(store_error)?;
-        Ok(row.into())
     }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Tenant> {
@@ -146,45 +165,39 @@ impl TokenStore for SqliteStore {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<ApiToken> {
-        // The single writer connection serialises this read-then-write.
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        let valid: Option<String> = sqlx::query_scalar(
-            "SELECT token FROM api_tokens WHERE tenant_id = ? AND expires_at > ? \
-             ORDER BY expires_at DESC LIMIT 1",
-        )
-        .bind(t.0)
-        .bind(to_millis(now))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let token = if let Some(token) = valid {
-            sqlx::query("UPDATE api_tokens SET expires_at = ? WHERE token = ?")
-                .bind(to_millis(expires_at))
-                .bind(&token)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            token
-        } else {
-            sqlx::query("DELETE FROM api_tokens WHERE tenant_id = ? AND expires_at <= ?")
-                .bind(t.0)
-                .bind(to_millis(now))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            sqlx::query(
-                "INSERT INTO api_tokens (token, tenant_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(candidate)
-            .bind(t.0)
-            .bind(to_millis(now))
-            .bind(to_millis(expires_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            candidate.to_owned()
-        };
-        tx.commit().await.map_err(store_error)?;
+        let candidate = candidate.to_owned();
+        // The writer thread serialises this read-then-write.
+        let token = self
+            .writer
+            .run(move |tx| {
+                let valid: Option<String> = optional(
+                    tx,
+                    "SELECT token FROM api_tokens WHERE tenant_id = ? AND expires_at > ? \
+                     ORDER BY expires_at DESC LIMIT 1",
+                    params![t.0, to_millis(now)],
+                )?;
+                if let Some(token) = valid {
+                    execute(
+                        tx,
+                        "UPDATE api_tokens SET expires_at = ? WHERE token = ?",
+                        params![to_millis(expires_at), &token],
+                    )?;
+                    return Ok(token);
+                }
+                execute(
+                    tx,
+                    "DELETE FROM api_tokens WHERE tenant_id = ? AND expires_at <= ?",
+                    params![t.0, to_millis(now)],
+                )?;
+                execute(
+                    tx,
+                    "INSERT INTO api_tokens (token, tenant_id, issued_at, expires_at) \
+                     VALUES (?, ?, ?, ?)",
+                    params![&candidate, t.0, to_millis(now), to_millis(expires_at)],
+                )?;
+                Ok(candidate)
+            })
+            .await?;
         Ok(ApiToken {
             token,
             tenant: t,

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
-    store::DynStore,
+    store::{DynStore, ForwardUserMessages},
     tenant::Tenant,
     webhooks::OutboxWaker,
     SharedClock, StoreError, TenantId,
@@ -136,11 +136,13 @@ impl Conversations {
             })
             .collect();
         let start = system_message(&SystemEventKind::Start, "", "", now);
-        let company = tenant.company.as_str();
-        let forward = |s: &Session, new: &[Message]| vec![message_receive_event(company, s, new)];
+        let company = tenant.company.clone();
+        let forward: ForwardUserMessages = Arc::new(move |s: &Session, new: &[Message]| {
+            vec![message_receive_event(&company, s, new)]
+        });
         let inbound = self
             .store
-            .record_inbound(tenant.id, &session, &messages, &start, &forward, now)
+            .record_inbound(tenant.id, &session, &messages, &start, forward, now)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => ConversationError::Invalid(format!(

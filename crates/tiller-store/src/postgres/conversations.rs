@@ -323,7 +323,7 @@ impl ConversationStore for PgStore {
         session: &NewSession,
         messages: &[Message],
         start: &Message,
-        forward: ForwardUserMessages<'_>,
+        forward: ForwardUserMessages,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
         let call_id = &session.call_id;

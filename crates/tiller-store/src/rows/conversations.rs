@@ -13,6 +13,7 @@ use tiller_core::{
     StoreError, StoreResult, TenantId,
 };
 
+use super::SqliteRow;
 use crate::error::{corrupt, json_error};
 
 #[derive(Debug, sqlx::FromRow)]
@@ -35,6 +36,31 @@ pub(crate) struct SessionRow {
     pub answered_seq: i64,
     pub turn_due: Option<i64>,
     pub state_version: i64,
+}
+
+impl SqliteRow for SessionRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            tenant_id: r.get("tenant_id")?,
+            call_id: r.get("call_id")?,
+            channel: r.get("channel")?,
+            channel_id: r.get("channel_id")?,
+            user_id: r.get("user_id")?,
+            user_name: r.get("user_name")?,
+            state: r.get("state")?,
+            end_reason: r.get("end_reason")?,
+            seat_id: r.get("seat_id")?,
+            started_at: r.get("started_at")?,
+            ended_at: r.get("ended_at")?,
+            updated_at: r.get("updated_at")?,
+            report: r.get("report")?,
+            robot_id: r.get("robot_id")?,
+            robot_state: r.get("robot_state")?,
+            answered_seq: r.get("answered_seq")?,
+            turn_due: r.get("turn_due")?,
+            state_version: r.get("state_version")?,
+        })
+    }
 }
 
 pub(crate) const SESSION_COLUMNS: &str = "sessions.tenant_id, sessions.call_id, \
@@ -100,6 +126,20 @@ pub(crate) struct MessageRow {
     pub created_at: i64,
     pub msg_updated_at: i64,
     pub body: String,
+}
+
+impl SqliteRow for MessageRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: r.get("seq")?,
+            msg_call_id: r.get("msg_call_id")?,
+            msg_status: r.get("msg_status")?,
+            msg_seat_id: r.get("msg_seat_id")?,
+            created_at: r.get("created_at")?,
+            msg_updated_at: r.get("msg_updated_at")?,
+            body: r.get("body")?,
+        })
+    }
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str = "messages.seq, messages.call_id AS msg_call_id, \

@@ -6,6 +6,7 @@ use tiller_core::{
     StoreError, StoreResult, TenantId,
 };
 
+use super::SqliteRow;
 use crate::error::corrupt;
 
 #[derive(Debug, sqlx::FromRow)]
@@ -18,6 +19,21 @@ pub(crate) struct RobotRow {
     pub flow_id: String,
     pub is_default: bool,
     pub created_at: i64,
+}
+
+impl SqliteRow for RobotRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            tenant_id: r.get("tenant_id")?,
+            name: r.get("name")?,
+            kind: r.get("kind")?,
+            definition: r.get("definition")?,
+            flow_id: r.get("flow_id")?,
+            is_default: r.get("is_default")?,
+            created_at: r.get("created_at")?,
+        })
+    }
 }
 
 pub(crate) const ROBOT_COLUMNS: &str =

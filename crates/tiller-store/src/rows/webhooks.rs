@@ -17,6 +17,7 @@ use tiller_core::{
     Secret, StoreError, StoreResult, TenantId,
 };
 
+use super::SqliteRow;
 use crate::error::{corrupt, json_error};
 
 pub(crate) const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, event_types, enabled, \
@@ -34,6 +35,23 @@ pub(crate) struct EndpointRow {
     pub disabled_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl SqliteRow for EndpointRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            tenant_id: r.get("tenant_id")?,
+            url: r.get("url")?,
+            event_types: r.get("event_types")?,
+            enabled: r.get("enabled")?,
+            encryption_key: r.get("encryption_key")?,
+            failing_since: r.get("failing_since")?,
+            disabled_reason: r.get("disabled_reason")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+        })
+    }
 }
 
 impl EndpointRow {
@@ -72,6 +90,15 @@ pub(crate) struct SecretRow {
     pub secret: String,
 }
 
+impl SqliteRow for SecretRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            endpoint_id: r.get("endpoint_id")?,
+            secret: r.get("secret")?,
+        })
+    }
+}
+
 /// Endpoints with their secrets, which come newest first.
 pub(crate) fn with_secrets(
     rows: Vec<EndpointRow>,
@@ -105,6 +132,21 @@ pub(crate) struct EventRow {
     pub payload: String,
     pub on_outcome: Option<String>,
     pub created_at: i64,
+}
+
+impl SqliteRow for EventRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: r.get("seq")?,
+            event_id: r.get("event_id")?,
+            tenant_id: r.get("tenant_id")?,
+            event_type: r.get("event_type")?,
+            ordering_key: r.get("ordering_key")?,
+            payload: r.get("payload")?,
+            on_outcome: r.get("on_outcome")?,
+            created_at: r.get("created_at")?,
+        })
+    }
 }
 
 impl TryFrom<EventRow> for EventRecord {
@@ -192,6 +234,19 @@ pub(crate) struct ClaimRow {
     pub next_attempt_at: i64,
 }
 
+impl SqliteRow for ClaimRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            event_seq: r.get("event_seq")?,
+            endpoint_id: r.get("endpoint_id")?,
+            attempts: r.get("attempts")?,
+            lease_until: r.get("lease_until")?,
+            next_attempt_at: r.get("next_attempt_at")?,
+        })
+    }
+}
+
 pub(crate) const CLAIM_RETURNING: &str =
     "id, event_seq, endpoint_id, attempts, lease_until, next_attempt_at";
 
@@ -238,6 +293,19 @@ pub(crate) struct FinishRow {
     pub endpoint_id: String,
     pub event_id: String,
     pub on_outcome: Option<String>,
+}
+
+impl SqliteRow for FinishRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            tenant_id: r.get("tenant_id")?,
+            state: r.get("state")?,
+            attempts: r.get("attempts")?,
+            endpoint_id: r.get("endpoint_id")?,
+            event_id: r.get("event_id")?,
+            on_outcome: r.get("on_outcome")?,
+        })
+    }
 }
 
 impl FinishRow {

@@ -1,8 +1,9 @@
-//! Sessions and their messages on SQLite. Every write runs on the one writer connection,
-//! so a read-then-write inside a transaction cannot interleave with another writer.
+//! Sessions and their messages on SQLite. Every write is a job on the writer thread
+//! (`writer.rs`), so a read-then-write inside it cannot interleave with another writer.
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use rusqlite::{params, params_from_iter, types::Value, Connection};
+use sqlx::{QueryBuilder, Sqlite};
 use tiller_core::{
     clock::to_millis,
     conversations::{
@@ -15,7 +16,11 @@ use tiller_core::{
     StoreError, StoreResult, TenantId,
 };
 
-use super::{webhooks::enqueue_events, SqliteStore};
+use super::{
+    webhooks::enqueue_events,
+    writer::{execute, one, optional, placeholders},
+    SqliteStore,
+};
 use crate::{
     error::store_error,
     rows::{
@@ -24,32 +29,25 @@ use crate::{
     },
 };
 
-async fn session_row(
-    conn: &mut SqliteConnection,
+fn session_row(
+    conn: &Connection,
     t: TenantId,
     call_id: &CallId,
 ) -> StoreResult<Option<SessionRow>> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND call_id = ?");
-    sqlx::query_as(&sql)
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .fetch_optional(conn)
-        .await
-        .map_err(store_error)
+    optional(conn, &sql, params![t.0, call_id.as_str()])
 }
 
 /// The session, which must exist and be closed (or not) as `closed` says; `Rejected(why)`
 /// when it is not.
-async fn session_in_state(
-    conn: &mut SqliteConnection,
+fn session_in_state(
+    conn: &Connection,
     t: TenantId,
     call_id: &CallId,
     closed: bool,
     why: &str,
 ) -> StoreResult<()> {
-    let row = session_row(conn, t, call_id)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = session_row(conn, t, call_id)?.ok_or(StoreError::NotFound)?;
     if row.is_closed() != closed {
         return Err(StoreError::Rejected(why.into()));
     }
@@ -57,8 +55,8 @@ async fn session_in_state(
 }
 
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
-async fn insert_message(
-    conn: &mut SqliteConnection,
+fn insert_message(
+    conn: &Connection,
     t: TenantId,
     call_id: &CallId,
     message: &Message,
@@ -71,54 +69,46 @@ async fn insert_message(
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (tenant_id, msg_id) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
     );
-    sqlx::query_as(&sql)
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .bind(new.msg_id)
-        .bind(new.sender_type)
-        .bind(new.status)
-        .bind(new.seat_id)
-        .bind(new.content_type)
-        .bind(new.ts)
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .bind(&new.body)
-        .fetch_optional(conn)
-        .await
-        .map_err(store_error)
+    optional(
+        conn,
+        &sql,
+        params![
+            t.0,
+            call_id.as_str(),
+            new.msg_id,
+            new.sender_type,
+            new.status,
+            new.seat_id,
+            new.content_type,
+            new.ts,
+            to_millis(now),
+            to_millis(now),
+            &new.body,
+        ],
+    )
 }
 
 /// Inserts a message that must be new: `Conflict("msg_id")` when the id is taken.
-async fn insert_new_message(
-    conn: &mut SqliteConnection,
+fn insert_new_message(
+    conn: &Connection,
     t: TenantId,
     call_id: &CallId,
     message: &Message,
     now: DateTime<Utc>,
 ) -> StoreResult<StoredMessage> {
-    insert_message(conn, t, call_id, message, now)
-        .await?
+    insert_message(conn, t, call_id, message, now)?
         .ok_or_else(|| StoreError::Conflict("msg_id".into()))?
         .try_into()
 }
 
-async fn message_by_id(
-    conn: &mut SqliteConnection,
-    t: TenantId,
-    msg_id: &str,
-) -> StoreResult<MessageRow> {
+fn message_by_id(conn: &Connection, t: TenantId, msg_id: &str) -> StoreResult<MessageRow> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND msg_id = ?");
-    sqlx::query_as(&sql)
-        .bind(t.0)
-        .bind(msg_id)
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)
+    one(conn, &sql, params![t.0, msg_id])
 }
 
 /// Sets `updated_at` and returns the session as it now is.
-async fn touch(
-    conn: &mut SqliteConnection,
+fn touch(
+    conn: &Connection,
     t: TenantId,
     call_id: &CallId,
     now: DateTime<Utc>,
@@ -127,32 +117,25 @@ async fn touch(
         "UPDATE sessions SET updated_at = ? WHERE tenant_id = ? AND call_id = ? \
          RETURNING {SESSION_COLUMNS}"
     );
-    let row: SessionRow = sqlx::query_as(&sql)
-        .bind(to_millis(now))
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)?;
+    let row: SessionRow = one(conn, &sql, params![to_millis(now), t.0, call_id.as_str()])?;
     row.try_into()
 }
 
 /// The robot a new or reopened session gets: the one named (which must exist), else the
 /// tenant's default, else none.
-async fn session_robot(
-    conn: &mut SqliteConnection,
-    t: TenantId,
-    named: Option<&str>,
-) -> StoreResult<Option<i64>> {
-    let query = match named {
-        Some(id) => sqlx::query_scalar("SELECT id FROM robots WHERE tenant_id = ? AND id = ?")
-            .bind(t.0)
-            .bind(robot_key(id)?),
-        None => {
-            sqlx::query_scalar("SELECT id FROM robots WHERE tenant_id = ? AND is_default").bind(t.0)
-        }
+fn session_robot(conn: &Connection, t: TenantId, named: Option<&str>) -> StoreResult<Option<i64>> {
+    let found: Option<i64> = match named {
+        Some(id) => optional(
+            conn,
+            "SELECT id FROM robots WHERE tenant_id = ? AND id = ?",
+            params![t.0, robot_key(id)?],
+        )?,
+        None => optional(
+            conn,
+            "SELECT id FROM robots WHERE tenant_id = ? AND is_default",
+            params![t.0],
+        )?,
     };
-    let found: Option<i64> = query.fetch_optional(conn).await.map_err(store_error)?;
     match (named, found) {
         (Some(_), None) => Err(StoreError::NotFound),
         (_, found) => Ok(found),
@@ -161,54 +144,59 @@ async fn session_robot(
 
 /// Opens the session if it is absent or closed; true when it did. A reopened session starts
 /// a fresh dialogue: earlier messages count as answered.
-async fn open_or_reopen(
-    conn: &mut SqliteConnection,
+fn open_or_reopen(
+    conn: &Connection,
     t: TenantId,
     new: &NewSession,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let existing = session_row(&mut *conn, t, &new.call_id).await?;
+    let existing = session_row(conn, t, &new.call_id)?;
     if existing.as_ref().is_some_and(|row| !row.is_closed()) {
         return Ok(false);
     }
-    let robot = session_robot(&mut *conn, t, new.robot_id.as_deref()).await?;
-    let query = match existing {
-        Some(_) => sqlx::query(
+    let robot = session_robot(conn, t, new.robot_id.as_deref())?;
+    match existing {
+        Some(_) => execute(
+            conn,
             "UPDATE sessions SET state = 'bot', end_reason = NULL, ended_at = NULL, \
              seat_id = NULL, started_at = ?, updated_at = ?, robot_id = ?, robot_state = NULL, \
              answered_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages \
                WHERE tenant_id = sessions.tenant_id AND call_id = sessions.call_id), \
              turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, \
              state_version = state_version + 1 WHERE tenant_id = ? AND call_id = ?",
-        )
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .bind(robot)
-        .bind(t.0)
-        .bind(new.call_id.as_str()),
-        None => sqlx::query(
+            params![
+                to_millis(now),
+                to_millis(now),
+                robot,
+                t.0,
+                new.call_id.as_str()
+            ],
+        )?,
+        None => execute(
+            conn,
             "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
              state, started_at, updated_at, robot_id) VALUES (?, ?, ?, ?, ?, ?, 'bot', ?, ?, ?)",
-        )
-        .bind(t.0)
-        .bind(new.call_id.as_str())
-        .bind(&new.channel)
-        .bind(&new.channel_id)
-        .bind(&new.user.id)
-        .bind(&new.user.name)
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .bind(robot),
+            params![
+                t.0,
+                new.call_id.as_str(),
+                &new.channel,
+                &new.channel_id,
+                &new.user.id,
+                &new.user.name,
+                to_millis(now),
+                to_millis(now),
+                robot,
+            ],
+        )?,
     };
-    query.execute(conn).await.map_err(store_error)?;
     Ok(true)
 }
 
 /// After new user messages (`newest` the last one's `seq`): in state `bot` with a robot the
 /// turn becomes due; in `pending_agent` / `agent` they count as answered (they go to the
 /// agent side). Sets `updated_at` and returns the session as it now is.
-async fn note_user_messages(
-    conn: &mut SqliteConnection,
+fn note_user_messages(
+    conn: &Connection,
     t: TenantId,
     call_id: &CallId,
     newest: Option<i64>,
@@ -222,21 +210,18 @@ async fn note_user_messages(
            THEN ?2 ELSE answered_seq END \
          WHERE tenant_id = ?3 AND call_id = ?4 RETURNING {SESSION_COLUMNS}"
     );
-    let row: SessionRow = sqlx::query_as(&sql)
-        .bind(to_millis(now))
-        .bind(newest)
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)?;
+    let row: SessionRow = one(
+        conn,
+        &sql,
+        params![to_millis(now), newest, t.0, call_id.as_str()],
+    )?;
     row.try_into()
 }
 
 /// A robot turn is due while the session is in state `bot` with a robot and holds user
 /// messages after `answered_seq`; keeps the time it first became due.
-pub(super) async fn reschedule_turn(
-    conn: &mut SqliteConnection,
+fn reschedule_turn(
+    conn: &Connection,
     t: TenantId,
     call_id: &CallId,
     now: DateTime<Utc>,
@@ -249,14 +234,125 @@ pub(super) async fn reschedule_turn(
          THEN COALESCE(turn_due, ?) END WHERE tenant_id = ? AND call_id = ? \
          RETURNING {SESSION_COLUMNS}"
     );
-    let row: SessionRow = sqlx::query_as(&sql)
-        .bind(to_millis(now))
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)?;
+    let row: SessionRow = one(conn, &sql, params![to_millis(now), t.0, call_id.as_str()])?;
     row.try_into()
+}
+
+/// `record_inbound` on the writer thread.
+fn record(
+    conn: &Connection,
+    t: TenantId,
+    session: &NewSession,
+    messages: &[Message],
+    start: &Message,
+    forward: &ForwardUserMessages,
+    now: DateTime<Utc>,
+) -> StoreResult<Inbound> {
+    let call_id = &session.call_id;
+    let opened = open_or_reopen(conn, t, session, now)?;
+    if opened {
+        insert_new_message(conn, t, call_id, start, now)?;
+    }
+    let mut stored = Vec::with_capacity(messages.len());
+    let mut new = Vec::new();
+    let mut newest = None;
+    for m in messages {
+        let row = match insert_message(conn, t, call_id, m, now)? {
+            Some(row) => {
+                newest = Some(row.seq);
+                new.push(m.clone());
+                row
+            }
+            None => retried_in(message_by_id(conn, t, &m.msg_id)?, call_id)?,
+        };
+        stored.push(row.try_into()?);
+    }
+    let inserted = new.len();
+    let session = note_user_messages(conn, t, call_id, newest, now)?;
+    if inserted > 0
+        && matches!(
+            session.state,
+            SessionState::PendingAgent | SessionState::Agent
+        )
+    {
+        enqueue_events(conn, t, &forward(&session, &new), now)?;
+    }
+    Ok(Inbound {
+        session,
+        opened,
+        messages: stored,
+        inserted,
+    })
+}
+
+/// `apply_session_change` on the writer thread.
+fn apply_change(
+    conn: &Connection,
+    t: TenantId,
+    call_id: &CallId,
+    change: &SessionChange,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    let robot_state = change.robot_state.as_ref().map(ToString::to_string);
+    let changed = execute(
+        conn,
+        "UPDATE sessions SET state = ?1, end_reason = ?2, \
+         ended_at = CASE WHEN ?1 = 'closed' THEN ?3 ELSE NULL END, seat_id = ?4, \
+         robot_state = COALESCE(?5, robot_state), answered_seq = COALESCE(?6, answered_seq), \
+         updated_at = ?3, state_version = state_version + 1, \
+         turn_lease = CASE WHEN ?7 IS NULL THEN turn_lease END, \
+         turn_lease_until = CASE WHEN ?7 IS NULL THEN turn_lease_until END \
+         WHERE tenant_id = ?8 AND call_id = ?9 AND state_version = ?10 \
+         AND (?7 IS NULL OR turn_lease = ?7)",
+        params![
+            change.state.as_str(),
+            change.end_reason.map(EndReason::as_str),
+            to_millis(now),
+            change.seat_id.as_deref(),
+            robot_state,
+            change.answered_seq,
+            change.turn_lease.as_deref(),
+            t.0,
+            call_id.as_str(),
+            change.expected_version,
+        ],
+    )?;
+    if changed == 0 {
+        session_row(conn, t, call_id)?.ok_or(StoreError::NotFound)?;
+        return Ok(None);
+    }
+    for m in &change.messages {
+        insert_new_message(conn, t, call_id, m, now)?;
+    }
+    enqueue_events(conn, t, &change.events, now)?;
+    reschedule_turn(conn, t, call_id, now).map(Some)
+}
+
+/// `mark_read` on the writer thread.
+fn mark(
+    conn: &Connection,
+    t: TenantId,
+    call_id: &CallId,
+    msg_ids: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    session_row(conn, t, call_id)?.ok_or(StoreError::NotFound)?;
+    if msg_ids.is_some_and(<[String]>::is_empty) {
+        return Ok(0);
+    }
+    let mut sql = "UPDATE messages SET status = 'read', updated_at = ? WHERE tenant_id = ? \
+         AND call_id = ? AND sender_type = 'user' AND (status IS NULL OR status <> 'read')"
+        .to_owned();
+    let mut values = vec![
+        Value::from(to_millis(now)),
+        Value::from(t.0),
+        Value::from(call_id.as_str().to_owned()),
+    ];
+    if let Some(ids) = msg_ids {
+        sql = format!("{sql} AND msg_id IN ({})", placeholders(ids.len()));
+        values.extend(ids.iter().cloned().map(Value::from));
+    }
+    execute(conn, &sql, params_from_iter(values))
 }
 
 /// `WHERE` of chat records: the tenant's messages joined with their sessions.
@@ -309,46 +405,13 @@ impl ConversationStore for SqliteStore {
         session: &NewSession,
         messages: &[Message],
         start: &Message,
-        forward: ForwardUserMessages<'_>,
+        forward: ForwardUserMessages,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
-        let call_id = &session.call_id;
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        let opened = open_or_reopen(&mut tx, t, session, now).await?;
-        if opened {
-            insert_new_message(&mut tx, t, call_id, start, now).await?;
-        }
-        let mut stored = Vec::with_capacity(messages.len());
-        let mut new = Vec::new();
-        let mut newest = None;
-        for m in messages {
-            let row = match insert_message(&mut tx, t, call_id, m, now).await? {
-                Some(row) => {
-                    newest = Some(row.seq);
-                    new.push(m.clone());
-                    row
-                }
-                None => retried_in(message_by_id(&mut tx, t, &m.msg_id).await?, call_id)?,
-            };
-            stored.push(row.try_into()?);
-        }
-        let inserted = new.len();
-        let session = note_user_messages(&mut tx, t, call_id, newest, now).await?;
-        if inserted > 0
-            && matches!(
-                session.state,
-                SessionState::PendingAgent | SessionState::Agent
-            )
-        {
-            enqueue_events(&mut tx, t, &forward(&session, &new), now).await?;
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(Inbound {
-            session,
-            opened,
-            messages: stored,
-            inserted,
-        })
+        let (session, messages, start) = (session.clone(), messages.to_vec(), start.clone());
+        self.writer
+            .run(move |tx| record(tx, t, &session, &messages, &start, &forward, now))
+            .await
     }
 
     async fn append_message(
@@ -359,21 +422,28 @@ impl ConversationStore for SqliteStore {
         events: &[NewEvent],
         now: DateTime<Utc>,
     ) -> StoreResult<StoredMessage> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        session_in_state(&mut tx, t, call_id, false, "session is closed").await?;
-        let stored = insert_new_message(&mut tx, t, call_id, message, now).await?;
-        touch(&mut tx, t, call_id, now).await?;
-        enqueue_events(&mut tx, t, events, now).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(stored)
+        let (call_id, message, events) = (call_id.clone(), message.clone(), events.to_vec());
+        self.writer
+            .run(move |tx| {
+                session_in_state(tx, t, &call_id, false, "session is closed")?;
+                let stored = insert_new_message(tx, t, &call_id, &message, now)?;
+                touch(tx, t, &call_id, now)?;
+                enqueue_events(tx, t, &events, now)?;
+                Ok(stored)
+            })
+            .await
     }
 
     async fn session(&self, t: TenantId, call_id: &CallId) -> StoreResult<Session> {
-        let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        session_row(&mut conn, t, call_id)
-            .await?
-            .ok_or(StoreError::NotFound)?
-            .try_into()
+        let sql =
+            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND call_id = ?");
+        let row: SessionRow = sqlx::query_as(&sql)
+            .bind(t.0)
+            .bind(call_id.as_str())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        row.try_into()
     }
 
     async fn list_sessions(&self, t: TenantId, q: &SessionQuery) -> StoreResult<Vec<Session>> {
@@ -471,37 +541,10 @@ impl ConversationStore for SqliteStore {
         msg_ids: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        session_row(&mut tx, t, call_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if msg_ids.is_some_and(<[String]>::is_empty) {
-            return Ok(0);
-        }
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("UPDATE messages SET status = 'read', updated_at = ");
-        qb.push_bind(to_millis(now))
-            .push(" WHERE tenant_id = ")
-            .push_bind(t.0)
-            .push(" AND call_id = ")
-            .push_bind(call_id.as_str())
-            .push(" AND sender_type = 'user' AND (status IS NULL OR status <> 'read')");
-        if let Some(ids) = msg_ids {
-            qb.push(" AND msg_id IN (");
-            let mut list = qb.separated(", ");
-            for id in ids {
-                list.push_bind(id.as_str());
-            }
-            qb.push(")");
-        }
-        let changed = qb
-            .build()
-            .execute(&mut *tx)
+        let (call_id, msg_ids) = (call_id.clone(), msg_ids.map(<[String]>::to_vec));
+        self.writer
+            .run(move |tx| mark(tx, t, &call_id, msg_ids.as_deref(), now))
             .await
-            .map_err(store_error)?
-            .rows_affected();
-        tx.commit().await.map_err(store_error)?;
-        Ok(changed)
     }
 
     async fn apply_session_change(
@@ -511,45 +554,10 @@ impl ConversationStore for SqliteStore {
         change: &SessionChange,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Session>> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        let robot_state = change.robot_state.as_ref().map(ToString::to_string);
-        let changed = sqlx::query(
-            "UPDATE sessions SET state = ?1, end_reason = ?2, \
-             ended_at = CASE WHEN ?1 = 'closed' THEN ?3 ELSE NULL END, seat_id = ?4, \
-             robot_state = COALESCE(?5, robot_state), answered_seq = COALESCE(?6, answered_seq), \
-             updated_at = ?3, state_version = state_version + 1, \
-             turn_lease = CASE WHEN ?7 IS NULL THEN turn_lease END, \
-             turn_lease_until = CASE WHEN ?7 IS NULL THEN turn_lease_until END \
-             WHERE tenant_id = ?8 AND call_id = ?9 AND state_version = ?10 \
-             AND (?7 IS NULL OR turn_lease = ?7)",
-        )
-        .bind(change.state.as_str())
-        .bind(change.end_reason.map(EndReason::as_str))
-        .bind(to_millis(now))
-        .bind(change.seat_id.as_deref())
-        .bind(robot_state)
-        .bind(change.answered_seq)
-        .bind(change.turn_lease.as_deref())
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .bind(change.expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-        if changed == 0 {
-            session_row(&mut tx, t, call_id)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            return Ok(None);
-        }
-        for m in &change.messages {
-            insert_new_message(&mut tx, t, call_id, m, now).await?;
-        }
-        enqueue_events(&mut tx, t, &change.events, now).await?;
-        let session = reschedule_turn(&mut tx, t, call_id, now).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(Some(session))
+        let (call_id, change) = (call_id.clone(), change.clone());
+        self.writer
+            .run(move |tx| apply_change(tx, t, &call_id, &change, now))
+            .await
     }
 
     async fn idle_sessions(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Session>> {
@@ -573,22 +581,18 @@ impl ConversationStore for SqliteStore {
         report: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> StoreResult<Session> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        session_in_state(&mut tx, t, call_id, true, "session is still open").await?;
-        let sql = format!(
-            "UPDATE sessions SET report = ?, updated_at = ? WHERE tenant_id = ? AND call_id = ? \
-             RETURNING {SESSION_COLUMNS}"
-        );
-        let row: SessionRow = sqlx::query_as(&sql)
-            .bind(report.to_string())
-            .bind(to_millis(now))
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .fetch_one(&mut *tx)
+        let (call_id, report) = (call_id.clone(), report.to_string());
+        self.writer
+            .run(move |tx| {
+                session_in_state(tx, t, &call_id, true, "session is still open")?;
+                let sql = format!(
+                    "UPDATE sessions SET report = ?, updated_at = ? WHERE tenant_id = ?                      AND call_id = ? RETURNING {SESSION_COLUMNS}"
+                );
+                let row: SessionRow =
+                    one(tx, &sql, params![report, to_millis(now), t.0, call_id.as_str()])?;
+                row.try_into()
+            })
             .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        row.try_into()
     }
 
     async fn chat_records(

@@ -1,6 +1,7 @@
 //! Robots and the robot-turn lease on SQLite.
 
 use chrono::{DateTime, Utc};
+use rusqlite::params;
 use tiller_core::{
     clock::to_millis,
     conversations::{CallId, Session, StoredMessage},
@@ -9,7 +10,10 @@ use tiller_core::{
     StoreResult, TenantId,
 };
 
-use super::SqliteStore;
+use super::{
+    writer::{all, execute, one, optional},
+    SqliteStore,
+};
 use crate::{
     error::store_error,
     rows::{
@@ -30,31 +34,36 @@ impl RobotStore for SqliteStore {
         new: &NewRobot,
         now: DateTime<Utc>,
     ) -> StoreResult<Robot> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        if new.is_default {
-            sqlx::query("UPDATE robots SET is_default = FALSE WHERE tenant_id = ? AND is_default")
-                .bind(t.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
-        let sql = format!(
-            "INSERT INTO robots (tenant_id, name, kind, definition, flow_id, is_default, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {ROBOT_COLUMNS}"
-        );
-        let row: RobotRow = sqlx::query_as(&sql)
-            .bind(t.0)
-            .bind(&new.name)
-            .bind(new.kind.as_str())
-            .bind(&new.definition)
-            .bind(&new.flow_id)
-            .bind(new.is_default)
-            .bind(to_millis(now))
-            .fetch_one(&mut *tx)
+        let new = new.clone();
+        self.writer
+            .run(move |tx| {
+                if new.is_default {
+                    execute(
+                        tx,
+                        "UPDATE robots SET is_default = FALSE WHERE tenant_id = ? AND is_default",
+                        params![t.0],
+                    )?;
+                }
+                let sql = format!(
+                    "INSERT INTO robots (tenant_id, name, kind, definition, flow_id, is_default, \
+                     created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {ROBOT_COLUMNS}"
+                );
+                let row: RobotRow = one(
+                    tx,
+                    &sql,
+                    params![
+                        t.0,
+                        &new.name,
+                        new.kind.as_str(),
+                        &new.definition,
+                        &new.flow_id,
+                        new.is_default,
+                        to_millis(now),
+                    ],
+                )?;
+                row.try_into()
+            })
             .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        row.try_into()
     }
 
     async fn robot(&self, t: TenantId, robot_id: &str) -> StoreResult<Robot> {
@@ -86,20 +95,28 @@ impl RobotStore for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Session>> {
-        let sql = format!(
-            "UPDATE sessions SET turn_lease = ?2, turn_lease_until = ?3 \
-             WHERE tenant_id = ?4 AND call_id = ?5 AND {CLAIMABLE} RETURNING {SESSION_COLUMNS}"
-        );
-        let row: Option<SessionRow> = sqlx::query_as(&sql)
-            .bind(to_millis(now))
-            .bind(lease)
-            .bind(to_millis(lease_until))
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .fetch_optional(&self.writer)
+        let (call_id, lease) = (call_id.clone(), lease.to_owned());
+        self.writer
+            .run(move |tx| {
+                let sql = format!(
+                    "UPDATE sessions SET turn_lease = ?2, turn_lease_until = ?3 \
+                     WHERE tenant_id = ?4 AND call_id = ?5 AND {CLAIMABLE} \
+                     RETURNING {SESSION_COLUMNS}"
+                );
+                let row: Option<SessionRow> = optional(
+                    tx,
+                    &sql,
+                    params![
+                        to_millis(now),
+                        lease,
+                        to_millis(lease_until),
+                        t.0,
+                        call_id.as_str()
+                    ],
+                )?;
+                row.map(Session::try_from).transpose()
+            })
             .await
-            .map_err(store_error)?;
-        row.map(Session::try_from).transpose()
     }
 
     async fn claim_due_turns(
@@ -109,21 +126,28 @@ impl RobotStore for SqliteStore {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<Session>> {
-        let sql = format!(
-            "UPDATE sessions SET turn_lease = ?2, turn_lease_until = ?3 \
-             WHERE (tenant_id, call_id) IN (SELECT tenant_id, call_id FROM sessions \
-               WHERE {CLAIMABLE} ORDER BY turn_due LIMIT ?4) \
-             RETURNING {SESSION_COLUMNS}"
-        );
-        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
-            .bind(to_millis(now))
-            .bind(lease)
-            .bind(to_millis(lease_until))
-            .bind(i64::from(limit))
-            .fetch_all(&self.writer)
+        let lease = lease.to_owned();
+        self.writer
+            .run(move |tx| {
+                let sql = format!(
+                    "UPDATE sessions SET turn_lease = ?2, turn_lease_until = ?3 \
+                     WHERE (tenant_id, call_id) IN (SELECT tenant_id, call_id FROM sessions \
+                       WHERE {CLAIMABLE} ORDER BY turn_due LIMIT ?4) \
+                     RETURNING {SESSION_COLUMNS}"
+                );
+                let rows: Vec<SessionRow> = all(
+                    tx,
+                    &sql,
+                    params![
+                        to_millis(now),
+                        lease,
+                        to_millis(lease_until),
+                        i64::from(limit)
+                    ],
+                )?;
+                rows.into_iter().map(Session::try_from).collect()
+            })
             .await
-            .map_err(store_error)?;
-        rows.into_iter().map(Session::try_from).collect()
     }
 
     async fn unanswered_messages(

@@ -1,5 +1,5 @@
-//! Webhook endpoints, the outbox and the attempt log on SQLite. Every write runs on the one
-//! writer connection, so a claim never interleaves with another claim or a finish.
+//! Webhook endpoints, the outbox and the attempt log on SQLite. Every write is a job on the
+//! writer thread, so a claim never interleaves with another claim or a finish.
 //!
 //! `Endpoint::secrets` holds the secrets active at some instant. Methods given a `now` use
 //! it. `endpoint` and `endpoints` have none, and the store never reads the database's
@@ -12,6 +12,7 @@ mod history;
 mod outbox;
 
 use chrono::{DateTime, Utc};
+use rusqlite::{params, params_from_iter, types::Value, Connection};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use tiller_core::{
     clock::to_millis,
@@ -24,7 +25,10 @@ use tiller_core::{
     Secret, StoreError, StoreResult, TenantId,
 };
 
-use super::SqliteStore;
+use super::{
+    writer::{all, execute, one, placeholders},
+    SqliteStore,
+};
 use crate::{
     error::store_error,
     rows::{event_types_column, with_secrets, EndpointRow, SecretRow, ENDPOINT_COLUMNS},
@@ -102,31 +106,62 @@ async fn load_endpoints(
     with_secrets(rows, secrets)
 }
 
-async fn load_endpoint(
-    conn: &mut SqliteConnection,
+/// [`load_endpoints`] on the writer thread, with the secrets active at `at`.
+fn endpoints_at(
+    conn: &Connection,
+    which: Which<'_>,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<Endpoint>> {
+    let (filter, values) = match which {
+        Which::Tenant(t) => (" WHERE tenant_id = ?".to_owned(), vec![Value::from(t.0)]),
+        Which::One(t, id) => (
+            " WHERE tenant_id = ? AND id = ?".to_owned(),
+            vec![Value::from(t.0), Value::from(id.to_owned())],
+        ),
+        Which::Ids([]) => return Ok(Vec::new()),
+        Which::Ids(ids) => (
+            format!(" WHERE id IN ({})", placeholders(ids.len())),
+            ids.iter().cloned().map(Value::from).collect(),
+        ),
+    };
+    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints{filter} ORDER BY seq");
+    let rows: Vec<EndpointRow> = all(conn, &sql, params_from_iter(values))?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT s.endpoint_id, s.secret FROM webhook_secrets s WHERE s.endpoint_id IN ({}) \
+         AND (s.expires_at IS NULL OR s.expires_at > ?) ORDER BY s.endpoint_id, s.seq DESC",
+        placeholders(rows.len())
+    );
+    let mut values: Vec<Value> = rows.iter().map(|r| Value::from(r.id.clone())).collect();
+    values.push(Value::from(to_millis(at)));
+    let secrets: Vec<SecretRow> = all(conn, &sql, params_from_iter(values))?;
+    with_secrets(rows, secrets)
+}
+
+fn endpoint_at(
+    conn: &Connection,
     t: TenantId,
     id: &str,
-    at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
 ) -> StoreResult<Endpoint> {
-    load_endpoints(conn, Which::One(t, id), at)
-        .await?
+    endpoints_at(conn, Which::One(t, id), at)?
         .pop()
         .ok_or(StoreError::NotFound)
 }
 
-async fn insert_secret(
-    conn: &mut SqliteConnection,
+fn insert_secret(
+    conn: &Connection,
     endpoint_id: &str,
     secret: &Secret,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO webhook_secrets (endpoint_id, secret, created_at) VALUES (?, ?, ?)")
-        .bind(endpoint_id)
-        .bind(secret.expose())
-        .bind(to_millis(now))
-        .execute(conn)
-        .await
-        .map_err(store_error)?;
+    execute(
+        conn,
+        "INSERT INTO webhook_secrets (endpoint_id, secret, created_at) VALUES (?, ?, ?)",
+        params![endpoint_id, secret.expose(), to_millis(now)],
+    )?;
     Ok(())
 }
 
@@ -139,30 +174,35 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Endpoint> {
         let id = random_hex32();
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, enabled, \
-             encryption_key, created_at, updated_at) VALUES (?, ?, ?, ?, TRUE, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(t.0)
-        .bind(&new.url)
-        .bind(event_types_column(new.event_types.as_deref())?)
-        .bind(new.encryption_key.as_ref().map(Secret::expose))
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        insert_secret(&mut tx, &id, &new.secret, now).await?;
-        let endpoint = load_endpoint(&mut tx, t, &id, Some(now)).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(endpoint)
+        let new = new.clone();
+        self.writer
+            .run(move |tx| {
+                execute(
+                    tx,
+                    "INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, enabled, \
+                     encryption_key, created_at, updated_at) VALUES (?, ?, ?, ?, TRUE, ?, ?, ?)",
+                    params![
+                        &id,
+                        t.0,
+                        &new.url,
+                        event_types_column(new.event_types.as_deref())?,
+                        new.encryption_key.as_ref().map(Secret::expose),
+                        to_millis(now),
+                        to_millis(now),
+                    ],
+                )?;
+                insert_secret(tx, &id, &new.secret, now)?;
+                endpoint_at(tx, t, &id, now)
+            })
+            .await
     }
 
     async fn endpoint(&self, t: TenantId, id: &str) -> StoreResult<Endpoint> {
         let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        load_endpoint(&mut conn, t, id, None).await
+        load_endpoints(&mut conn, Which::One(t, id), None)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
     }
 
     async fn endpoints(&self, t: TenantId) -> StoreResult<Vec<Endpoint>> {
@@ -180,35 +220,40 @@ impl WebhookStore for SqliteStore {
         patch: &EndpointPatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Endpoint> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        let enabling = patch.enabled == Some(true);
-        let event_types = match &patch.event_types {
-            Some(types) => event_types_column(types.as_deref())?,
-            None => None,
-        };
-        // On the right of SET, columns hold their values from before the update.
-        let sql = "UPDATE webhook_endpoints SET url = COALESCE(?, url), \
-             event_types = CASE WHEN ? THEN ? ELSE event_types END, \
-             failing_since = CASE WHEN ? AND NOT enabled THEN NULL ELSE failing_since END, \
-             disabled_reason = CASE WHEN ? AND NOT enabled THEN NULL ELSE disabled_reason END, \
-             enabled = COALESCE(?, enabled), updated_at = ? \
-             WHERE tenant_id = ? AND id = ? RETURNING seq";
-        sqlx::query_scalar::<_, i64>(sql)
-            .bind(patch.url.as_deref())
-            .bind(patch.event_types.is_some())
-            .bind(event_types)
-            .bind(enabling)
-            .bind(enabling)
-            .bind(patch.enabled)
-            .bind(to_millis(now))
-            .bind(t.0)
-            .bind(id)
-            .fetch_one(&mut *tx)
+        let (id, patch) = (id.to_owned(), patch.clone());
+        self.writer
+            .run(move |tx| {
+                let enabling = patch.enabled == Some(true);
+                let event_types = match &patch.event_types {
+                    Some(types) => event_types_column(types.as_deref())?,
+                    None => None,
+                };
+                // On the right of SET, columns hold their values from before the update.
+                let sql = "UPDATE webhook_endpoints SET url = COALESCE(?, url), \
+                     event_types = CASE WHEN ? THEN ? ELSE event_types END, \
+                     failing_since = CASE WHEN ? AND NOT enabled THEN NULL ELSE failing_since END, \
+                     disabled_reason = CASE WHEN ? AND NOT enabled THEN NULL \
+                     ELSE disabled_reason END, \
+                     enabled = COALESCE(?, enabled), updated_at = ? \
+                     WHERE tenant_id = ? AND id = ? RETURNING seq";
+                let _: i64 = one(
+                    tx,
+                    sql,
+                    params![
+                        patch.url.as_deref(),
+                        patch.event_types.is_some(),
+                        event_types,
+                        enabling,
+                        enabling,
+                        patch.enabled,
+                        to_millis(now),
+                        t.0,
+                        &id,
+                    ],
+                )?;
+                endpoint_at(tx, t, &id, now)
+            })
             .await
-            .map_err(store_error)?;
-        let endpoint = load_endpoint(&mut tx, t, id, Some(now)).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(endpoint)
     }
 
     /// A rotation never extends an older secret's life: one already due to expire before
@@ -221,39 +266,36 @@ impl WebhookStore for SqliteStore {
         old_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Endpoint> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        sqlx::query_scalar::<_, i64>(
-            "UPDATE webhook_endpoints SET updated_at = ? WHERE tenant_id = ? AND id = ? \
-             RETURNING seq",
-        )
-        .bind(to_millis(now))
-        .bind(t.0)
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "UPDATE webhook_secrets SET expires_at = CASE \
-             WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END \
-             WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)",
-        )
-        .bind(to_millis(old_until))
-        .bind(to_millis(old_until))
-        .bind(id)
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query("DELETE FROM webhook_secrets WHERE endpoint_id = ? AND expires_at <= ?")
-            .bind(id)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
+        let (id, secret) = (id.to_owned(), secret.clone());
+        self.writer
+            .run(move |tx| {
+                let _: i64 = one(
+                    tx,
+                    "UPDATE webhook_endpoints SET updated_at = ? WHERE tenant_id = ? AND id = ? \
+                     RETURNING seq",
+                    params![to_millis(now), t.0, &id],
+                )?;
+                execute(
+                    tx,
+                    "UPDATE webhook_secrets SET expires_at = CASE \
+                     WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END \
+                     WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                    params![
+                        to_millis(old_until),
+                        to_millis(old_until),
+                        &id,
+                        to_millis(now)
+                    ],
+                )?;
+                execute(
+                    tx,
+                    "DELETE FROM webhook_secrets WHERE endpoint_id = ? AND expires_at <= ?",
+                    params![&id, to_millis(now)],
+                )?;
+                insert_secret(tx, &id, &secret, now)?;
+                endpoint_at(tx, t, &id, now)
+            })
             .await
-            .map_err(store_error)?;
-        insert_secret(&mut tx, id, secret, now).await?;
-        let endpoint = load_endpoint(&mut tx, t, id, Some(now)).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(endpoint)
     }
 
     async fn enqueue(
@@ -262,10 +304,10 @@ impl WebhookStore for SqliteStore {
         events: &[NewEvent],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<EventRecord>> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        let records = enqueue_events(&mut tx, t, events, now).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(records)
+        let events = events.to_vec();
+        self.writer
+            .run(move |tx| enqueue_events(tx, t, &events, now))
+            .await
     }
 
     async fn claim_deliveries(
@@ -274,7 +316,9 @@ impl WebhookStore for SqliteStore {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        outbox::claim(&self.writer, now, lease_until, limit).await
+        self.writer
+            .run(move |tx| outbox::claim(tx, now, lease_until, limit))
+            .await
     }
 
     async fn finish_attempt(
@@ -283,7 +327,10 @@ impl WebhookStore for SqliteStore {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        outbox::finish(&self.writer, attempt, outcome, now).await
+        let (attempt, outcome) = (attempt.clone(), outcome.clone());
+        self.writer
+            .run(move |tx| outbox::finish(tx, &attempt, &outcome, now))
+            .await
     }
 
     async fn disable_failing_endpoints(
@@ -291,7 +338,9 @@ impl WebhookStore for SqliteStore {
         cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Endpoint>> {
-        outbox::disable_failing(&self.writer, cutoff, now).await
+        self.writer
+            .run(move |tx| outbox::disable_failing(tx, cutoff, now))
+            .await
     }
 
     async fn list_events(&self, t: TenantId, q: &EventQuery) -> StoreResult<Vec<EventSummary>> {
@@ -308,7 +357,10 @@ impl WebhookStore for SqliteStore {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        history::replay_event(&self.writer, t, event_id, now).await
+        let event_id = event_id.to_owned();
+        self.writer
+            .run(move |tx| history::replay_event(tx, t, &event_id, now))
+            .await
     }
 
     async fn replay_dead(
@@ -318,7 +370,9 @@ impl WebhookStore for SqliteStore {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        history::replay_dead(&self.writer, t, from, to, now).await
+        self.writer
+            .run(move |tx| history::replay_dead(tx, t, from, to, now))
+            .await
     }
 
     async fn endpoint_health(&self, t: TenantId) -> StoreResult<Vec<EndpointHealth>> {

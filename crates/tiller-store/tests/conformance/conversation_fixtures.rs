@@ -59,7 +59,7 @@ impl Scope {
                 new,
                 messages,
                 &start,
-                &|_, _| Vec::new(),
+                std::sync::Arc::new(|_: &_, _: &_| Vec::new()),
                 self.now(),
             )
             .await

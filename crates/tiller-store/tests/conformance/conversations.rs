@@ -76,7 +76,7 @@ async fn inbound_story(store: DynStore) {
             &whatsapp("c2"),
             &messages,
             &start,
-            &|_, _| Vec::new(),
+            std::sync::Arc::new(|_: &_, _: &_| Vec::new()),
             a.now(),
         )
         .await;

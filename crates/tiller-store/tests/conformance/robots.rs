@@ -123,7 +123,7 @@ async fn robots_story(store: DynStore) {
             &foreign,
             &[message("b2", "user", b.now())],
             &start,
-            &|_, _| Vec::new(),
+            std::sync::Arc::new(|_: &_, _: &_| Vec::new()),
             b.now(),
         )
         .await;
@@ -315,20 +315,28 @@ async fn forward_story(store: DynStore) {
         .unwrap();
 
     // While the transfer waits, user messages go agent-side: forwarded, never due.
-    let forward = |s: &Session, new: &[tiller_core::messages::Message]| {
-        vec![NewEvent::new(
-            "message.receive",
-            Some(s.call_id.to_string()),
-            json!({"n": new.len()}),
-        )]
-    };
+    let forward: tiller_core::store::ForwardUserMessages =
+        std::sync::Arc::new(|s: &Session, new: &[tiller_core::messages::Message]| {
+            vec![NewEvent::new(
+                "message.receive",
+                Some(s.call_id.to_string()),
+                json!({"n": new.len()}),
+            )]
+        });
     let start = system_message(&SystemEventKind::Start, "", "", a.now());
     let messages = [
         message("m2", "user", a.now()),
         message("m3", "user", a.now()),
     ];
     let got = store
-        .record_inbound(a.id, &whatsapp("c1"), &messages, &start, &forward, a.now())
+        .record_inbound(
+            a.id,
+            &whatsapp("c1"),
+            &messages,
+            &start,
+            forward.clone(),
+            a.now(),
+        )
         .await
         .unwrap();
     assert_eq!(got.session.state, SessionState::PendingAgent);
@@ -346,7 +354,14 @@ async fn forward_story(store: DynStore) {
     assert_eq!(events[0].event.payload, json!({"n": 2}));
     // A retried message is not forwarded twice.
     store
-        .record_inbound(a.id, &whatsapp("c1"), &messages, &start, &forward, a.now())
+        .record_inbound(
+            a.id,
+            &whatsapp("c1"),
+            &messages,
+            &start,
+            forward.clone(),
+            a.now(),
+        )
         .await
         .unwrap();
     assert_eq!(store.list_events(a.id, &q).await.unwrap().len(), 2);

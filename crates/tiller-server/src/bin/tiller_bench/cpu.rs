@@ -1,8 +1,9 @@
 //! Where the CPU went during a measured window, read from `/proc` (Linux only; elsewhere
 //! every figure is zero or absent). Threads are grouped by name: the server runtime's
 //! workers are named [`SERVER_THREADS`], the load generator's [`CLIENT_THREADS`], the
-//! webhook scenario's receiver's [`RECEIVER_THREADS`], and sqlx's SQLite connection threads `sqlx-sqlite-worker-N` (one per pooled connection, the
-//! writer included). The machine-wide figures show what went to interrupts (loopback TCP
+//! webhook scenario's receiver's [`RECEIVER_THREADS`], and the SQLite threads: sqlx's
+//! reader connections `sqlx-sqlite-worker-N` (one per pooled connection) and the store's
+//! writer thread `tiller-sqlite-writer` (`tiller-sqlite-w` in `/proc`, which keeps 15 bytes). The machine-wide figures show what went to interrupts (loopback TCP
 //! is processed in softirq) and to other processes (PostgreSQL, or whatever else the
 //! machine was doing).
 
@@ -136,7 +137,7 @@ fn group_of(name: &str) -> &'static str {
         CLIENT_THREADS
     } else if name.starts_with(RECEIVER_THREADS) {
         RECEIVER_THREADS
-    } else if name.starts_with("sqlx-sqlite") {
+    } else if name.starts_with("sqlx-sqlite") || name.starts_with("tiller-sqlite") {
         SQLITE
     } else {
         OTHER

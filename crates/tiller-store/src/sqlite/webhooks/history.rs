@@ -2,6 +2,7 @@
 //! replays, endpoint health and outbox gauges.
 
 use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tiller_core::{
     clock::to_millis,
@@ -16,6 +17,7 @@ use crate::{
         health, summaries, AttemptRow, DeliveryStateRow, EventRow, HealthRow, ATTEMPT_COLUMNS,
         EVENT_COLUMNS,
     },
+    sqlite::writer::{execute, one},
 };
 
 /// Makes deliveries pending again, due at once, with their attempts reset.
@@ -121,31 +123,29 @@ pub(super) async fn attempts(
 }
 
 /// Resets the deliveries the event has; an endpoint subscribed after the event was
-/// written gets none.
-pub(super) async fn replay_event(
-    writer: &SqlitePool,
+/// written gets none. Runs on the writer thread.
+pub(super) fn replay_event(
+    conn: &Connection,
     t: TenantId,
     event_id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let mut tx = writer.begin().await.map_err(store_error)?;
-    let seq = event_seq(&mut tx, t, event_id).await?;
+    let seq: i64 = one(
+        conn,
+        "SELECT seq FROM webhook_events WHERE tenant_id = ? AND event_id = ?",
+        params![t.0, event_id],
+    )?;
     let sql = format!("{REPLAY} WHERE tenant_id = ? AND event_seq = ?");
-    let replayed = sqlx::query(&sql)
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .bind(t.0)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-    tx.commit().await.map_err(store_error)?;
-    Ok(replayed)
+    execute(
+        conn,
+        &sql,
+        params![to_millis(now), to_millis(now), t.0, seq],
+    )
 }
 
-pub(super) async fn replay_dead(
-    writer: &SqlitePool,
+/// Runs on the writer thread.
+pub(super) fn replay_dead(
+    conn: &Connection,
     t: TenantId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -156,18 +156,18 @@ pub(super) async fn replay_dead(
          (SELECT seq FROM webhook_events WHERE tenant_id = ? AND created_at >= ? \
          AND created_at <= ?)"
     );
-    let replayed = sqlx::query(&sql)
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .bind(t.0)
-        .bind(t.0)
-        .bind(to_millis(from))
-        .bind(to_millis(to))
-        .execute(writer)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-    Ok(replayed)
+    execute(
+        conn,
+        &sql,
+        params![
+            to_millis(now),
+            to_millis(now),
+            t.0,
+            t.0,
+            to_millis(from),
+            to_millis(to)
+        ],
+    )
 }
 
 /// Endpoints as `endpoints` returns them (oldest first, secrets after the last rotation).

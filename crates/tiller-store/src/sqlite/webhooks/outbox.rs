@@ -2,7 +2,7 @@
 //! and the automatic disabling of failing endpoints.
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use rusqlite::{params, params_from_iter, types::Value, Connection};
 use tiller_core::{
     clock::{from_millis, to_millis},
     messages::MessageStatus,
@@ -13,22 +13,23 @@ use tiller_core::{
     StoreResult, TenantId,
 };
 
-use super::{load_endpoints, Which};
+use super::{endpoints_at, Which};
 use crate::{
-    error::store_error,
     rows::{
         claimed, disabled_event, disabled_reason, status_events, ClaimRow, EndpointRow, EventRow,
         FinishRow, NewAttemptRow, NewEventRow, OutcomeChange, CLAIM_RETURNING, ENDPOINT_COLUMNS,
         EVENT_COLUMNS,
     },
+    sqlite::writer::{all, execute, one, placeholders},
 };
 
 /// Writes `events` and, for each, one pending delivery due at `now` per endpoint of tenant
 /// `t` that wants its type, enabled or not: a disabled endpoint's deliveries wait until it
-/// is enabled again (claims skip disabled endpoints), so nothing accepted is lost. Runs in the caller's transaction: `enqueue`,
-/// `append_message` and `disable_failing_endpoints` all write events through here.
-pub(crate) async fn enqueue_events(
-    conn: &mut SqliteConnection,
+/// is enabled again (claims skip disabled endpoints), so nothing accepted is lost. Runs in
+/// the caller's job on the writer thread: `enqueue`, `append_message` and
+/// `disable_failing_endpoints` all write events through here.
+pub(crate) fn enqueue_events(
+    conn: &Connection,
     t: TenantId,
     events: &[NewEvent],
     now: DateTime<Utc>,
@@ -39,11 +40,7 @@ pub(crate) async fn enqueue_events(
     let sql = format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ? ORDER BY seq"
     );
-    let rows: Vec<EndpointRow> = sqlx::query_as(&sql)
-        .bind(t.0)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
+    let rows: Vec<EndpointRow> = all(conn, &sql, params![t.0])?;
     // Secrets play no part in choosing subscribers.
     let subscribers = rows
         .into_iter()
@@ -56,37 +53,41 @@ pub(crate) async fn enqueue_events(
     let mut records = Vec::with_capacity(events.len());
     for e in events {
         let new = NewEventRow::of(e)?;
-        let row: EventRow = sqlx::query_as(&insert)
-            .bind(&e.event_id)
-            .bind(t.0)
-            .bind(&e.event_type)
-            .bind(e.ordering_key.as_deref())
-            .bind(&new.payload)
-            .bind(new.on_outcome.as_deref())
-            .bind(to_millis(now))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let row: EventRow = one(
+            conn,
+            &insert,
+            params![
+                &e.event_id,
+                t.0,
+                &e.event_type,
+                e.ordering_key.as_deref(),
+                &new.payload,
+                new.on_outcome.as_deref(),
+                to_millis(now),
+            ],
+        )?;
         let targets: Vec<&Endpoint> = subscribers
             .iter()
             .filter(|s| s.wants(&e.event_type))
             .collect();
         if !targets.is_empty() {
-            let mut qb = QueryBuilder::<Sqlite>::new(
+            let sql = format!(
                 "INSERT INTO webhook_deliveries (event_seq, endpoint_id, tenant_id, ordering_key, \
-                 state, attempts, next_attempt_at, updated_at) ",
+                 state, attempts, next_attempt_at, updated_at) VALUES {}",
+                vec!["(?, ?, ?, ?, 'pending', 0, ?, ?)"; targets.len()].join(", ")
             );
-            qb.push_values(targets, |mut b, endpoint| {
-                b.push_bind(row.seq)
-                    .push_bind(endpoint.id.as_str())
-                    .push_bind(t.0)
-                    .push_bind(e.ordering_key.as_deref())
-                    .push("'pending'")
-                    .push("0")
-                    .push_bind(to_millis(now))
-                    .push_bind(to_millis(now));
-            });
-            qb.build().execute(&mut *conn).await.map_err(store_error)?;
+            let mut values = Vec::with_capacity(targets.len() * 6);
+            for endpoint in targets {
+                values.extend([
+                    Value::from(row.seq),
+                    Value::from(endpoint.id.clone()),
+                    Value::from(t.0),
+                    Value::from(e.ordering_key.clone()),
+                    Value::from(to_millis(now)),
+                    Value::from(to_millis(now)),
+                ]);
+            }
+            execute(conn, &sql, params_from_iter(values))?;
         }
         records.push(row.try_into()?);
     }
@@ -106,125 +107,113 @@ const CLAIM: &str = "UPDATE webhook_deliveries SET lease_until = ?, attempts = a
      AND p.state = 'pending' AND p.id < d.id)) \
      ORDER BY d.next_attempt_at, d.id LIMIT ?)";
 
-pub(super) async fn claim(
-    writer: &SqlitePool,
+pub(super) fn claim(
+    conn: &Connection,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let mut tx = writer.begin().await.map_err(store_error)?;
     let sql = format!("{CLAIM} RETURNING {CLAIM_RETURNING}");
-    let claims: Vec<ClaimRow> = sqlx::query_as(&sql)
-        .bind(to_millis(lease_until))
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .bind(to_millis(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
+    let claims: Vec<ClaimRow> = all(
+        conn,
+        &sql,
+        params![
+            to_millis(lease_until),
+            to_millis(now),
+            to_millis(now),
+            to_millis(now),
+            i64::from(limit)
+        ],
+    )?;
     if claims.is_empty() {
         return Ok(Vec::new());
     }
-    let mut events = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE seq IN ("
-    ));
-    let mut list = events.separated(", ");
-    for c in &claims {
-        list.push_bind(c.event_seq);
-    }
-    events.push(")");
-    let events: Vec<EventRow> = events
-        .build_query_as()
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE seq IN ({})",
+        placeholders(claims.len())
+    );
+    let events: Vec<EventRow> = all(
+        conn,
+        &sql,
+        params_from_iter(claims.iter().map(|c| c.event_seq)),
+    )?;
     let mut ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let endpoints = load_endpoints(&mut tx, Which::Ids(&ids), Some(now)).await?;
-    tx.commit().await.map_err(store_error)?;
+    let endpoints = endpoints_at(conn, Which::Ids(&ids), now)?;
     claimed(claims, events, endpoints)
 }
 
 /// The log takes its tenant, event and endpoint from the delivery rather than from the
 /// caller's record, and its `outcome` from `outcome`.
-pub(super) async fn finish(
-    writer: &SqlitePool,
+pub(super) fn finish(
+    conn: &Connection,
     attempt: &AttemptRecord,
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let mut tx = writer.begin().await.map_err(store_error)?;
-    let delivery: FinishRow = sqlx::query_as(
+    let delivery: FinishRow = one(
+        conn,
         "SELECT d.tenant_id, d.state, d.attempts, d.endpoint_id, ev.event_id, ev.on_outcome \
          FROM webhook_deliveries d JOIN webhook_events ev ON ev.seq = d.event_seq \
          WHERE d.id = ?",
-    )
-    .bind(attempt.delivery_id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(store_error)?;
+        params![attempt.delivery_id],
+    )?;
     let change = OutcomeChange::of(outcome);
     let new = NewAttemptRow::of(attempt);
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, tenant_id, attempt, \
          started_at, status_code, latency_ms, response_excerpt, error, outcome) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(attempt.delivery_id)
-    .bind(&delivery.event_id)
-    .bind(&delivery.endpoint_id)
-    .bind(delivery.tenant_id)
-    .bind(new.attempt)
-    .bind(new.started_at)
-    .bind(new.status_code)
-    .bind(new.latency_ms)
-    .bind(&attempt.response_excerpt)
-    .bind(attempt.error.as_deref())
-    .bind(change.label)
-    .execute(&mut *tx)
-    .await
-    .map_err(store_error)?;
+        params![
+            attempt.delivery_id,
+            &delivery.event_id,
+            &delivery.endpoint_id,
+            delivery.tenant_id,
+            new.attempt,
+            new.started_at,
+            new.status_code,
+            new.latency_ms,
+            &attempt.response_excerpt,
+            attempt.error.as_deref(),
+            change.label,
+        ],
+    )?;
     let current = delivery.is_current(attempt.attempt);
     if current {
-        sqlx::query(
+        execute(
+            conn,
             "UPDATE webhook_deliveries SET state = ?, \
              next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, updated_at = ? \
              WHERE id = ?",
-        )
-        .bind(change.state)
-        .bind(change.next_attempt_at)
-        .bind(to_millis(now))
-        .bind(attempt.delivery_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
+            params![
+                change.state,
+                change.next_attempt_at,
+                to_millis(now),
+                attempt.delivery_id
+            ],
+        )?;
+        execute(
+            conn,
             "UPDATE webhook_endpoints SET failing_since = CASE WHEN ? THEN NULL \
              ELSE COALESCE(failing_since, ?) END WHERE id = ?",
-        )
-        .bind(change.success)
-        .bind(new.started_at)
-        .bind(&delivery.endpoint_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+            params![change.success, new.started_at, &delivery.endpoint_id],
+        )?;
         if let (Some((status, replaces)), Some(update)) = (change.messages, delivery.on_outcome()?)
         {
             let t = TenantId(delivery.tenant_id);
-            let changed = set_message_status(&mut tx, t, &update, status, replaces, now).await?;
+            let changed = set_message_status(conn, t, &update, status, replaces, now)?;
             let events = status_events(&update, status, changed, now);
-            enqueue_events(&mut tx, t, &events, now).await?;
+            enqueue_events(conn, t, &events, now)?;
         }
     }
-    tx.commit().await.map_err(store_error)?;
     Ok(current)
 }
 
 /// Moves the event's messages that are in one of the `replaces` statuses to `status`.
-async fn set_message_status(
-    conn: &mut SqliteConnection,
+fn set_message_status(
+    conn: &Connection,
     t: TenantId,
     update: &MessageStatusUpdate,
     status: MessageStatus,
@@ -234,66 +223,52 @@ async fn set_message_status(
     if update.msg_ids.is_empty() {
         return Ok(0);
     }
-    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE messages SET status = ");
-    qb.push_bind(status.as_str())
-        .push(", updated_at = ")
-        .push_bind(to_millis(now))
-        .push(" WHERE tenant_id = ")
-        .push_bind(t.0)
-        .push(" AND call_id = ")
-        .push_bind(update.call_id.as_str())
-        .push(" AND status IN (");
-    let mut list = qb.separated(", ");
-    for s in replaces {
-        list.push_bind(*s);
-    }
-    qb.push(") AND msg_id IN (");
-    let mut list = qb.separated(", ");
-    for id in &update.msg_ids {
-        list.push_bind(id.as_str());
-    }
-    qb.push(")");
-    let changed = qb.build().execute(conn).await.map_err(store_error)?;
-    Ok(changed.rows_affected())
+    let sql = format!(
+        "UPDATE messages SET status = ?, updated_at = ? WHERE tenant_id = ? AND call_id = ? \
+         AND status IN ({}) AND msg_id IN ({})",
+        placeholders(replaces.len()),
+        placeholders(update.msg_ids.len())
+    );
+    let mut values = vec![
+        Value::from(status.as_str().to_owned()),
+        Value::from(to_millis(now)),
+        Value::from(t.0),
+        Value::from(update.call_id.as_str().to_owned()),
+    ];
+    values.extend(replaces.iter().map(|s| Value::from((*s).to_owned())));
+    values.extend(update.msg_ids.iter().cloned().map(Value::from));
+    execute(conn, &sql, params_from_iter(values))
 }
 
-pub(super) async fn disable_failing(
-    writer: &SqlitePool,
+pub(super) fn disable_failing(
+    conn: &Connection,
     cutoff: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Endpoint>> {
-    let mut tx = writer.begin().await.map_err(store_error)?;
-    let failing: Vec<(String, i64)> = sqlx::query_as(
+    let failing: Vec<(String, i64)> = all(
+        conn,
         "SELECT id, failing_since FROM webhook_endpoints WHERE enabled AND failing_since <= ? \
          ORDER BY seq",
-    )
-    .bind(to_millis(cutoff))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store_error)?;
+        params![to_millis(cutoff)],
+    )?;
     if failing.is_empty() {
         return Ok(Vec::new());
     }
     for (id, since) in &failing {
-        sqlx::query(
+        execute(
+            conn,
             "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = ?, updated_at = ? \
              WHERE id = ?",
-        )
-        .bind(disabled_reason(from_millis(*since)))
-        .bind(to_millis(now))
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+            params![disabled_reason(from_millis(*since)), to_millis(now), id],
+        )?;
     }
     let ids: Vec<String> = failing.into_iter().map(|(id, _)| id).collect();
-    let disabled = load_endpoints(&mut tx, Which::Ids(&ids), Some(now)).await?;
+    let disabled = endpoints_at(conn, Which::Ids(&ids), now)?;
     // Written after the disabling, so the endpoint is not among its own event's subscribers.
     for endpoint in &disabled {
         let since = endpoint.failing_since.unwrap_or(now);
         let event = disabled_event(endpoint, since);
-        enqueue_events(&mut tx, endpoint.tenant, &[event], now).await?;
+        enqueue_events(conn, endpoint.tenant, &[event], now)?;
     }
-    tx.commit().await.map_err(store_error)?;
     Ok(disabled)
 }

@@ -1,0 +1,319 @@
+//! The SQLite writer: one OS thread that owns a synchronous `rusqlite` connection and
+//! commits queued writes in groups.
+//!
+//! sqlx runs each statement on its connection's worker thread, so every statement of a
+//! transaction cost a round trip between tokio and that thread (BENCHMARKS.md, inbound).
+//! Here a job runs all its statements on the writer thread, and the thread commits
+//! whatever jobs are queued together:
+//!
+//! 1. it blocks for the first job, then takes the ones already waiting (up to [`BATCH`]);
+//! 2. it opens one transaction (`BEGIN IMMEDIATE`) and runs each job inside its own
+//!    `SAVEPOINT`: a job that fails is rolled back to it, so it never undoes another;
+//! 3. it commits once, and only then answers every job. A write is acknowledged only
+//!    once committed; when the commit fails, every job of the group gets the error.
+
+use std::{
+    any::Any,
+    panic::{catch_unwind, AssertUnwindSafe},
+    path::Path,
+    sync::mpsc,
+    time::Duration,
+};
+
+use rusqlite::{Connection, OptionalExtension, Params, Transaction, TransactionBehavior};
+use tiller_core::{StoreError, StoreResult};
+use tokio::sync::oneshot;
+
+use crate::{
+    error::{sqlite_error, sqlite_error_ref, WriterGone},
+    rows::SqliteRow,
+};
+
+/// Most jobs committed by one transaction.
+const BATCH: usize = 64;
+/// Statements kept prepared; the dynamic `IN (…)` lists make a few shapes per query.
+const STATEMENT_CACHE: usize = 256;
+
+/// A handle on the writer thread; clones share it. The thread ends once every handle is
+/// dropped and the queue is empty.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Opens `path` (which the sqlx pools have already created and migrated) and starts
+    /// the thread.
+    pub(crate) fn open(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(sqlite_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sqlite_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sqlite_error)?;
+        conn.busy_timeout(busy_timeout).map_err(sqlite_error)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("tiller-sqlite-writer".into())
+            .spawn(move || serve(conn, &queue))
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `job` in the writer's transaction and answers once that has committed.
+    pub(crate) async fn run<R, F>(&self, job: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(Task { job, reply }))
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// The thread's loop: one transaction per group of queued jobs.
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = Vec::with_capacity(BATCH);
+        batch.push(first);
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut conn, batch);
+    }
+}
+
+fn commit_group(conn: &mut Connection, batch: Vec<Box<dyn Job>>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            for job in batch {
+                job.fail(sqlite_error_ref(&e));
+            }
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Err(e) = statement(&tx, "SAVEPOINT job") {
+            job.fail(sqlite_error_ref(&e));
+            continue;
+        }
+        // A panicking job drops its reply sender, so its caller sees the writer as gone.
+        let outcome = catch_unwind(AssertUnwindSafe(|| job.run(&tx)));
+        let keep = matches!(&outcome, Ok(d) if d.succeeded());
+        let end = if keep {
+            statement(&tx, "RELEASE job")
+        } else {
+            statement(&tx, "ROLLBACK TO job").and_then(|()| statement(&tx, "RELEASE job"))
+        };
+        if let Err(e) = end {
+            // The transaction is in an unknown state: give up on the whole group.
+            drop_outcome(outcome);
+            for d in done {
+                Done::send(d, Some(sqlite_error_ref(&e)));
+            }
+            return;
+        }
+        if let Ok(d) = outcome {
+            done.push(d);
+        }
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for d in done {
+                d.send(None);
+            }
+        }
+        Err(e) => {
+            for d in done {
+                Done::send(d, Some(sqlite_error_ref(&e)));
+            }
+        }
+    }
+}
+
+/// A statement without parameters or rows, kept prepared: the savepoints run for every job.
+fn statement(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+fn drop_outcome(outcome: Result<Box<dyn Done>, Box<dyn Any + Send>>) {
+    if let Ok(d) = outcome {
+        d.send(Some(gone()));
+    }
+}
+
+/// A queued job, type-erased.
+trait Job: Send {
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Box<dyn Done>;
+    fn fail(self: Box<Self>, e: StoreError);
+}
+
+/// A job that has run, holding its result until the group commits.
+trait Done: Send {
+    fn succeeded(&self) -> bool;
+    /// Answers the caller: the job's own result, or `commit_failed`.
+    fn send(self: Box<Self>, commit_failed: Option<StoreError>);
+}
+
+struct Task<F, R> {
+    job: F,
+    reply: oneshot::Sender<StoreResult<R>>,
+}
+
+struct Ran<R> {
+    result: StoreResult<R>,
+    reply: oneshot::Sender<StoreResult<R>>,
+}
+
+impl<F, R> Job for Task<F, R>
+where
+    R: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Box<dyn Done> {
+        let result = (self.job)(tx);
+        Box::new(Ran {
+            result,
+            reply: self.reply,
+        })
+    }
+
+    fn fail(self: Box<Self>, e: StoreError) {
+        // The caller may have given up waiting; nothing to tell then.
+        let _ = self.reply.send(Err(e));
+    }
+}
+
+impl<R: Send + 'static> Done for Ran<R> {
+    fn succeeded(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn send(self: Box<Self>, commit_failed: Option<StoreError>) {
+        let result = match commit_failed {
+            Some(e) => Err(e),
+            None => self.result,
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The caller of a job is gone or the thread is: its answer cannot arrive.
+pub(crate) fn gone() -> StoreError {
+    StoreError::Unavailable(Box::new(WriterGone))
+}
+
+// Statement helpers for jobs: cached statements, rows read by column name.
+
+/// The one row `sql` returns; `NotFound` when none.
+pub(crate) fn one<T: SqliteRow>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<T> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params, T::read))
+        .map_err(sqlite_error)
+}
+
+pub(crate) fn optional<T: SqliteRow>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<Option<T>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params, T::read).optional())
+        .map_err(sqlite_error)
+}
+
+pub(crate) fn all<T: SqliteRow>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<Vec<T>> {
+    let mut s = conn.prepare_cached(sql).map_err(sqlite_error)?;
+    let rows = s.query_map(params, T::read).map_err(sqlite_error)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(sqlite_error)
+}
+
+/// Runs a statement; the number of rows it changed.
+pub(crate) fn execute(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<u64> {
+    let changed = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute(params))
+        .map_err(sqlite_error)?;
+    Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+}
+
+/// `n` placeholders for an `IN (…)` list.
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+    use tiller_core::StoreError;
+
+    use super::{all, execute, Writer};
+
+    fn writer() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+            .unwrap();
+        drop(conn);
+        let writer = Writer::open(&path, std::time::Duration::from_secs(1)).unwrap();
+        (dir, writer)
+    }
+
+    async fn insert(writer: &Writer, name: &'static str) -> Result<u64, StoreError> {
+        writer
+            .run(move |tx| execute(tx, "INSERT INTO t (name) VALUES (?)", params![name]))
+            .await
+    }
+
+    /// Jobs queued together share a commit, and one that fails undoes only itself.
+    #[tokio::test]
+    async fn a_failing_job_leaves_the_rest_of_its_group() {
+        let (_dir, writer) = writer();
+        insert(&writer, "a").await.unwrap();
+        let (b, dup, c) = tokio::join!(
+            insert(&writer, "b"),
+            writer.run(|tx| {
+                execute(tx, "INSERT INTO t (name) VALUES ('x')", [])?;
+                execute(tx, "INSERT INTO t (name) VALUES ('a')", [])
+            }),
+            insert(&writer, "c"),
+        );
+        assert_eq!(b.unwrap(), 1);
+        assert!(matches!(dup, Err(StoreError::Conflict(column)) if column == "name"));
+        assert_eq!(c.unwrap(), 1);
+        let names: Vec<String> = writer
+            .run(|tx| all(tx, "SELECT name FROM t ORDER BY id", []))
+            .await
+            .unwrap();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn no_rows_is_not_found() {
+        let (_dir, writer) = writer();
+        let missing: Result<String, _> = writer
+            .run(|tx| super::one(tx, "SELECT name FROM t WHERE id = 42", []))
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound)));
+    }
+}
