@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, types::Value, Connection};
 use sqlx::{QueryBuilder, Sqlite};
 use tiller_core::{
-    clock::to_millis,
+    clock::{from_millis, to_millis},
     conversations::{
         CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound, MessageQuery, NewSession, Session,
         SessionChange, SessionQuery, SessionState, SortOrder, StoredMessage,
@@ -55,23 +55,22 @@ fn session_in_state(
 }
 
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
+/// The stored message is the one given plus its `seq`: reading the row back would parse its
+/// JSON body again on the writer thread, which every write waits for.
 fn insert_message(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
     message: &Message,
     now: DateTime<Utc>,
-) -> StoreResult<Option<MessageRow>> {
+) -> StoreResult<Option<StoredMessage>> {
     let new = NewMessageRow::of(message)?;
-    let sql = format!(
+    let seq: Option<i64> = optional(
+        conn,
         "INSERT INTO messages (tenant_id, call_id, msg_id, sender_type, status, seat_id, \
          content_type, ts, created_at, updated_at, body) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (tenant_id, msg_id) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
-    );
-    optional(
-        conn,
-        &sql,
+         ON CONFLICT (tenant_id, msg_id) DO NOTHING RETURNING seq",
         params![
             t.0,
             call_id.as_str(),
@@ -85,7 +84,16 @@ fn insert_message(
             to_millis(now),
             &new.body,
         ],
-    )
+    )?;
+    // Instants are stored in milliseconds: give back what a read would.
+    let at = from_millis(to_millis(now));
+    Ok(seq.map(|seq| StoredMessage {
+        seq,
+        call_id: call_id.clone(),
+        message: message.clone(),
+        created_at: at,
+        updated_at: at,
+    }))
 }
 
 /// Inserts a message that must be new: `Conflict("msg_id")` when the id is taken.
@@ -97,8 +105,7 @@ fn insert_new_message(
     now: DateTime<Utc>,
 ) -> StoreResult<StoredMessage> {
     insert_message(conn, t, call_id, message, now)?
-        .ok_or_else(|| StoreError::Conflict("msg_id".into()))?
-        .try_into()
+        .ok_or_else(|| StoreError::Conflict("msg_id".into()))
 }
 
 fn message_by_id(conn: &Connection, t: TenantId, msg_id: &str) -> StoreResult<MessageRow> {
@@ -257,15 +264,15 @@ fn record(
     let mut new = Vec::new();
     let mut newest = None;
     for m in messages {
-        let row = match insert_message(conn, t, call_id, m, now)? {
-            Some(row) => {
-                newest = Some(row.seq);
+        let message = match insert_message(conn, t, call_id, m, now)? {
+            Some(inserted) => {
+                newest = Some(inserted.seq);
                 new.push(m.clone());
-                row
+                inserted
             }
-            None => retried_in(message_by_id(conn, t, &m.msg_id)?, call_id)?,
+            None => retried_in(message_by_id(conn, t, &m.msg_id)?, call_id)?.try_into()?,
         };
-        stored.push(row.try_into()?);
+        stored.push(message);
     }
     let inserted = new.len();
     let session = note_user_messages(conn, t, call_id, newest, now)?;
