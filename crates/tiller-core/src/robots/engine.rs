@@ -91,6 +91,8 @@ pub struct RobotEngine {
     conversations: Conversations,
     lease: Duration,
     loaded: Mutex<HashMap<(TenantId, String), Arc<Loaded>>>,
+    /// Company codes never change: one lookup per tenant per process.
+    companies: Mutex<HashMap<TenantId, String>>,
 }
 
 impl RobotEngine {
@@ -111,6 +113,7 @@ impl RobotEngine {
             conversations,
             lease,
             loaded: Mutex::new(HashMap::new()),
+            companies: Mutex::new(HashMap::new()),
         }
     }
 
@@ -144,6 +147,25 @@ impl RobotEngine {
         let loaded = Arc::new(Loaded { robot, definition });
         self.cache().insert(key, loaded.clone());
         Ok(loaded)
+    }
+
+    /// The tenant's company code, for callback payloads.
+    async fn company(&self, t: TenantId) -> Result<String, RobotError> {
+        let known = self
+            .companies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&t)
+            .cloned();
+        if let Some(company) = known {
+            return Ok(company);
+        }
+        let company = self.store.tenant(t).await?.company;
+        self.companies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(t, company.clone());
+        Ok(company)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, String), Arc<Loaded>>> {
@@ -188,7 +210,7 @@ impl RobotEngine {
     }
 
     async fn turn(&self, mut session: Session, lease: &str) -> Result<(), RobotError> {
-        let company = self.store.tenant(session.tenant).await?.company;
+        let company = self.company(session.tenant).await?;
         for _ in 0..MAX_TRIES {
             let change = self.decide(&company, &session, lease).await?;
             if self

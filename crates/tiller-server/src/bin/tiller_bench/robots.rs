@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 use tiller_core::{
     conversations::{CallId, ChatUser, NewSession, UserMessage},
     messages::Content,
+    tenant::Tenant,
 };
 use tokio::runtime::Handle;
 
@@ -115,12 +116,17 @@ fn text(t: String) -> Vec<UserMessage> {
 }
 
 /// One user message and the robot's turn; returns the turn's own duration.
-async fn exchange(tiller: &Tiller, s: &NewSession, n: u64) -> anyhow::Result<Duration> {
-    let tenant = tiller.state.store.tenant(tiller.tenant).await?;
+/// `tenant` is looked up once per session, as the API's credential cache does.
+async fn exchange(
+    tiller: &Tiller,
+    tenant: &Tenant,
+    s: &NewSession,
+    n: u64,
+) -> anyhow::Result<Duration> {
     tiller
         .state
         .conversations
-        .receive(&tenant, s.clone(), text(format!("message {n}")))
+        .receive(tenant, s.clone(), text(format!("message {n}")))
         .await?;
     let started = Instant::now();
     let ran = tiller
@@ -144,11 +150,14 @@ async fn drive(tiller: Arc<Tiller>, i: usize, args: (usize, u64, Instant, Instan
         turn: histogram(),
     };
     let Ok(s) = session(i) else { return run };
+    let Ok(tenant) = tiller.state.store.tenant(tiller.tenant).await else {
+        return run;
+    };
     let mut n = 0;
     while due < end {
         tokio::time::sleep_until(due.into()).await;
         n += 1;
-        match exchange(&tiller, &s, n).await {
+        match exchange(&tiller, &tenant, &s, n).await {
             Ok(turn) => {
                 run.turns += 1;
                 let _ = run.latency.record(micros(due.elapsed()).max(1));
@@ -194,7 +203,7 @@ async fn turns_on_long_session(
     }
     let mut h = histogram();
     for n in 0..200 {
-        let d = exchange(tiller, &s, n).await?;
+        let d = exchange(tiller, &tenant, &s, n).await?;
         let _ = h.record(micros(d).max(1));
     }
     Ok(h)
