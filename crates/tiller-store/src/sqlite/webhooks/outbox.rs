@@ -194,10 +194,11 @@ pub(super) fn finish(
                 attempt.delivery_id
             ],
         )?;
+        // Written only when the failure run starts or ends, not on every attempt.
         execute(
             conn,
-            "UPDATE webhook_endpoints SET failing_since = CASE WHEN ? THEN NULL \
-             ELSE COALESCE(failing_since, ?) END WHERE id = ?",
+            "UPDATE webhook_endpoints SET failing_since = CASE WHEN ?1 THEN NULL ELSE ?2 END \
+             WHERE id = ?3 AND (failing_since IS NULL) <> ?1",
             params![change.success, new.started_at, &delivery.endpoint_id],
         )?;
         if let (Some((status, replaces)), Some(update)) = (change.messages, delivery.on_outcome()?)
