@@ -95,28 +95,14 @@ pub struct Conclusion {
 }
 
 impl Conclusion {
-    /// From a session's `robot_state` (the dialogue's `slots`, `intention`,
-    /// `event_labels`, `talk_round`); empty when no robot ran.
+    /// From a session's dialogue; empty when no robot ran.
     pub fn of(session: &Session) -> Self {
-        let Some(state) = session.robot_state.as_ref() else {
-            return Self::default();
-        };
-        let map = |key: &str| {
-            state
-                .get(key)
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
-        };
+        let state = session.dialogue();
         Self {
-            record_slots: map("slots"),
-            output_label: state
-                .get("intention")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            event_label: map("event_labels"),
-            talk_round: state.get("talk_round").and_then(Value::as_u64).unwrap_or(0),
+            record_slots: state.slots,
+            output_label: state.intention.unwrap_or_default(),
+            event_label: state.event_labels,
+            talk_round: u64::from(state.talk_round),
         }
     }
 }

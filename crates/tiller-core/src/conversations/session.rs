@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::CallId;
-use crate::{messages::Message, TenantId};
+use crate::{messages::Message, robots::flow::DialogueState, TenantId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +109,17 @@ pub struct Session {
     pub turn_due: Option<DateTime<Utc>>,
     /// Grows with every state change; [`SessionChange`]s are applied against it.
     pub state_version: i64,
+}
+
+impl Session {
+    /// The robot's dialogue as stored (a fresh one before the first turn, or if the stored
+    /// state no longer reads).
+    pub fn dialogue(&self) -> DialogueState {
+        self.robot_state
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// A compare-and-set change to one session, applied in one transaction with the messages

@@ -254,7 +254,7 @@ impl RobotEngine {
             .store
             .unanswered_messages(session.tenant, &session.call_id, session.answered_seq)
             .await?;
-        let mut state: DialogueState = dialogue(session);
+        let mut state = session.dialogue();
         let mut out = Vec::new();
         let (step, used) = match session.robot_id.as_deref() {
             Some(robot_id) if !pending.is_empty() => {
@@ -488,7 +488,7 @@ impl RobotEngine {
 
     /// Back to the robot after a refused transfer.
     async fn refused(&self, company: &str, session: &Session) -> Result<SessionChange, RobotError> {
-        let mut state = dialogue(session);
+        let mut state = session.dialogue();
         let mut out = Vec::new();
         let step = match session.robot_id.as_deref() {
             Some(robot_id) => {
@@ -514,14 +514,6 @@ impl RobotEngine {
         };
         self.outcome(company, session, state, Some(step), out).await
     }
-}
-
-fn dialogue(session: &Session) -> DialogueState {
-    session
-        .robot_state
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
 }
 
 /// What flows can interpolate from the session: `{{user_name}}`, `{{call_id}}`, …
