@@ -388,3 +388,66 @@ fn webhook_add_prints_the_endpoint_and_its_secret_once() {
         assert!(stdout(&tiller(&args)).contains("Usage:"));
     }
 }
+
+#[test]
+fn the_cli_imports_robots_and_tests_flows_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/robots");
+    let out = tiller(&["tenant", "create", "--name", "Acme", "--database-url", &db]);
+    assert!(out.status.success());
+    let tenant: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = tenant["tenant_id"].to_string();
+    let out = tiller(&[
+        "robot",
+        "import",
+        &format!("{root}/logistics.yaml"),
+        "--tenant",
+        &id,
+        "--default",
+        "--database-url",
+        &db,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let imported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (imported["name"].as_str(), imported["default"].as_bool()),
+        (Some("logistics"), Some(true))
+    );
+    assert!(imported["robot_id"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .is_ok());
+
+    let ok = tiller(&[
+        "robot",
+        "test",
+        &format!("{root}/logistics.yaml"),
+        "--script",
+        &format!("{root}/logistics.test.yaml"),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("ok:"));
+
+    let wrong = dir.path().join("wrong.yaml");
+    std::fs::write(&wrong, "turns:\n  - robot: [hello there]\n").unwrap();
+    let out = tiller(&[
+        "robot",
+        "test",
+        &format!("{root}/logistics.yaml"),
+        "--script",
+        wrong.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("hello there"), "{report}");
+}

@@ -15,6 +15,7 @@ mod nxlink;
 mod openapi;
 mod ops;
 mod robots;
+mod robots_external;
 mod signed;
 mod tenancy;
 mod token;

@@ -1,13 +1,10 @@
 //! Robots over HTTP: whole conversations with a flow robot (menus, slot capture with a
-//! re-ask, transfer → take over → agent reply → close), refused transfers, expiry, an
-//! external Rasa-style robot, and concurrent messages on one session answered in order.
+//! re-ask, transfer → take over → agent reply → close), refused transfers, expiry,
+//! concurrent messages on one session answered in order, and a crashed node's turn. The
+//! `Bot` fixture here serves `robots_external.rs` too.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use axum::{extract::State, routing::post, Json, Router};
 use chrono::Duration as Span;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -18,19 +15,23 @@ use crate::helpers::{TestApp, TestTenant};
 const LOGISTICS: &str = include_str!("../../../../examples/robots/logistics.yaml");
 
 /// An app with a tenant, an endpoint for every event, and `definition` as default robot.
-struct Bot {
-    app: TestApp,
-    t: TestTenant,
-    rx: WebhookReceiver,
-    robot: Value,
+pub(crate) struct Bot {
+    pub app: TestApp,
+    pub t: TestTenant,
+    pub rx: WebhookReceiver,
+    /// The robot as `/api/v1/robot/create` answered.
+    pub robot: Value,
 }
 
 impl Bot {
-    async fn start(definition: &str) -> Bot {
+    pub(crate) async fn start(definition: &str) -> Bot {
         Self::start_with(definition, |_| {}).await
     }
 
-    async fn start_with(definition: &str, tweak: impl FnOnce(&mut tiller_server::Config)) -> Bot {
+    pub(crate) async fn start_with(
+        definition: &str,
+        tweak: impl FnOnce(&mut tiller_server::Config),
+    ) -> Bot {
         let app = TestApp::spawn_with(tweak).await;
         let t = app.tenant("Acme").await;
         let rx = WebhookReceiver::start().await;
@@ -54,26 +55,26 @@ impl Bot {
         Bot { robot, ..bot }
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         let r = self.app.post_signed(&self.t, path, &body.to_string()).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
         r.json()["data"].clone()
     }
 
     /// The user sends one content on session `call_id`.
-    async fn user(&self, call_id: &str, content: Value) {
+    pub(crate) async fn user(&self, call_id: &str, content: Value) {
         let body = json!({"call_id": call_id, "channel_id": "sicepat_whatsapp",
             "user": {"id": "123", "name": "nick"}, "messages": [content]});
         self.post("/api/v1/channel/chatbot/message", body).await;
     }
 
-    async fn text(&self, call_id: &str, text: &str) {
+    pub(crate) async fn text(&self, call_id: &str, text: &str) {
         self.user(call_id, json!({"type": "text", "text": text}))
             .await;
     }
 
     /// The session's messages, oldest first.
-    async fn messages(&self, call_id: &str) -> Vec<Value> {
+    pub(crate) async fn messages(&self, call_id: &str) -> Vec<Value> {
         let list = self
             .post(
                 "/api/v1/session/message/list",
@@ -84,7 +85,7 @@ impl Bot {
     }
 
     /// The robot's messages since the last user message.
-    async fn robot_said(&self, call_id: &str) -> Vec<Value> {
+    pub(crate) async fn robot_said(&self, call_id: &str) -> Vec<Value> {
         let all = self.messages(call_id).await;
         let last_user = all
             .iter()
@@ -97,7 +98,7 @@ impl Bot {
             .collect()
     }
 
-    async fn session(&self, call_id: &str) -> Value {
+    pub(crate) async fn session(&self, call_id: &str) -> Value {
         let list = self
             .post("/api/v1/session/list", json!({"size": 100}))
             .await;
@@ -110,7 +111,7 @@ impl Bot {
     }
 
     /// Delivers every pending callback and returns the bodies received so far.
-    async fn callbacks(&self) -> Vec<Value> {
+    pub(crate) async fn callbacks(&self) -> Vec<Value> {
         while self.app.deliver().await > 0 {}
         self.rx
             .received()
@@ -119,13 +120,13 @@ impl Bot {
             .collect()
     }
 
-    async fn events(&self, event: &str) -> Vec<Value> {
+    pub(crate) async fn events(&self, event: &str) -> Vec<Value> {
         let all = self.callbacks().await;
         all.into_iter().filter(|b| b["event"] == event).collect()
     }
 }
 
-fn text_of(m: &Value) -> String {
+pub(crate) fn text_of(m: &Value) -> String {
     let c = &m["content"];
     c["text"]
         .as_str()
@@ -135,7 +136,7 @@ fn text_of(m: &Value) -> String {
 }
 
 /// The id of the option titled `title` in an interactive prompt.
-fn option_id(prompt: &Value, title: &str) -> String {
+pub(crate) fn option_id(prompt: &Value, title: &str) -> String {
     let action = &prompt["content"]["interactive"]["action"];
     let buttons = action["buttons"]
         .as_array()
@@ -462,95 +463,6 @@ async fn definitions_are_validated_with_line_numbers() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 }
 
-/// A Rasa REST channel stand-in: records what it was sent and answers by rule.
-#[derive(Clone, Default)]
-struct Rasa {
-    seen: Arc<Mutex<Vec<Value>>>,
-}
-
-async fn rasa_webhook(State(rasa): State<Rasa>, Json(body): Json<Value>) -> Json<Value> {
-    rasa.seen.lock().unwrap().push(body.clone());
-    let message = body["message"].as_str().unwrap_or_default();
-    Json(if message == "/handoff" {
-        json!([{"recipient_id": body["sender"], "text": "connecting you"},
-               {"recipient_id": body["sender"], "custom": {"handoff": true, "output_label": "D",
-                 "slots": {"topic": "refund"}}}])
-    } else {
-        json!([{"recipient_id": body["sender"], "text": format!("you said {message}"),
-                "buttons": [{"title": "Human", "payload": "/handoff"}]}])
-    })
-}
-
-async fn start_rasa() -> (Rasa, String) {
-    let rasa = Rasa::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/webhooks/rest/webhook",
-        listener.local_addr().unwrap()
-    );
-    let app = Router::new()
-        .route("/webhooks/rest/webhook", post(rasa_webhook))
-        .with_state(rasa.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (rasa, url)
-}
-
-#[tokio::test]
-async fn an_external_rasa_robot_answers_and_hands_off() {
-    let (rasa, url) = start_rasa().await;
-    let b = Bot::start(&format!(
-        "name: nlu\nrasa:\n  url: {url}\n  timeout_secs: 5\n"
-    ))
-    .await;
-    assert_eq!(b.robot["kind"], "rasa");
-    b.text("c1", "where is my parcel").await;
-    b.app.turns().await;
-    let said = b.robot_said("c1").await;
-    assert_eq!(text_of(&said[0]), "you said where is my parcel");
-    let human = option_id(&said[0], "Human");
-
-    b.user(
-        "c1",
-        json!({"type": "interactive", "interactive": {"type": "button_reply",
-        "button_reply": {"id": human, "title": "Human"}}}),
-    )
-    .await;
-    b.app.turns().await;
-    assert_eq!(
-        *rasa.seen.lock().unwrap(),
-        [
-            json!({"sender": "c1", "message": "where is my parcel"}),
-            json!({"sender": "c1", "message": "/handoff"})
-        ]
-    );
-    assert_eq!(text_of(&b.robot_said("c1").await[0]), "connecting you");
-    assert_eq!(b.session("c1").await["status"], "pending_agent");
-    let transfer = b.events("session.transfer").await;
-    assert_eq!(
-        transfer[0]["conclusion"],
-        json!({"record_slots": {"topic": "refund"}, "output_label": "D"})
-    );
-}
-
-#[tokio::test]
-async fn an_unreachable_external_robot_ends_the_session_with_error() {
-    // Port 9 (discard) on loopback: nothing listens there.
-    let b = Bot::start("name: nlu\nrasa:\n  url: http://127.0.0.1:9/webhooks/rest/webhook\n").await;
-    b.text("c1", "hi").await;
-    b.app.turns().await;
-    let s = b.session("c1").await;
-    assert_eq!(
-        (s["status"].as_str(), s["session_end_reason"].as_str()),
-        (Some("closed"), Some("error"))
-    );
-    assert_eq!(
-        b.events("session.end").await[0]["session_end_reason"],
-        "error"
-    );
-}
-
 const ECHO: &str = "name: echo\nstart: listen\nnodes:\n  listen:\n    capture: {slot: said, kind: text, goto: reply}\n  reply:\n    say: [\"{{said}}\"]\n    goto: listen\n";
 
 #[tokio::test]
@@ -589,83 +501,6 @@ async fn concurrent_messages_on_one_session_are_answered_once_each_in_order() {
         robot, users,
         "each message answered once, in the order stored"
     );
-}
-
-#[tokio::test]
-async fn the_cli_imports_robots_and_tests_flows_offline() {
-    use std::process::Command;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/cli.db", dir.path().display());
-    let tiller = env!("CARGO_BIN_EXE_tiller");
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/robots");
-    let out = Command::new(tiller)
-        .args(["tenant", "create", "--name", "Acme", "--database-url", &db])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let tenant: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let id = tenant["tenant_id"].to_string();
-    let out = Command::new(tiller)
-        .args([
-            "robot",
-            "import",
-            &format!("{root}/logistics.yaml"),
-            "--tenant",
-            &id,
-            "--default",
-            "--database-url",
-            &db,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let imported: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        (imported["name"].as_str(), imported["default"].as_bool()),
-        (Some("logistics"), Some(true))
-    );
-    assert!(imported["robot_id"]
-        .as_str()
-        .unwrap()
-        .parse::<u64>()
-        .is_ok());
-
-    let ok = Command::new(tiller)
-        .args([
-            "robot",
-            "test",
-            &format!("{root}/logistics.yaml"),
-            "--script",
-            &format!("{root}/logistics.test.yaml"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
-    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("ok:"));
-
-    let wrong = dir.path().join("wrong.yaml");
-    std::fs::write(&wrong, "turns:\n  - robot: [hello there]\n").unwrap();
-    let out = Command::new(tiller)
-        .args([
-            "robot",
-            "test",
-            &format!("{root}/logistics.yaml"),
-            "--script",
-            wrong.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains("hello there"), "{report}");
 }
 
 #[tokio::test]
