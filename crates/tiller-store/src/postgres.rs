@@ -1,5 +1,6 @@
 //! PostgreSQL backend: the scale-out store that several stateless tiller nodes share.
 
+mod chat_records;
 mod conversations;
 mod robots;
 mod webhooks;

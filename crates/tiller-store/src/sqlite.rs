@@ -3,6 +3,7 @@
 //! driver and group commit (`writer.rs`), and a sqlx pool of readers, in WAL mode with
 //! `synchronous=NORMAL`.
 
+mod chat_records;
 mod conversations;
 mod robots;
 mod webhooks;
