@@ -15,8 +15,8 @@ pub enum ConnectError {
     Connect(#[source] sqlx::Error),
     #[error("applying migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("starting the SQLite writer")]
-    Writer(#[source] StoreError),
+    #[error("opening the SQLite writer or readers")]
+    Open(#[source] StoreError),
 }
 
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {

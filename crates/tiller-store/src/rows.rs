@@ -21,6 +21,12 @@ impl SqliteRow for String {
     }
 }
 
+impl SqliteRow for (i64, i64) {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((r.get(0)?, r.get(1)?))
+    }
+}
+
 impl SqliteRow for (String, i64) {
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok((r.get(0)?, r.get(1)?))

@@ -1,11 +1,14 @@
-//! SQLite backend: the embedded default. One writer (SQLite serialises writers anyway; a
-//! single connection avoids `SQLITE_BUSY` churn) on its own thread with a synchronous
-//! driver and group commit (`writer.rs`), and a sqlx pool of readers, in WAL mode with
-//! `synchronous=NORMAL`.
+//! SQLite backend: the embedded default, in WAL mode with `synchronous=NORMAL`. One writer
+//! (SQLite serialises writers anyway; a single connection avoids `SQLITE_BUSY` churn) on
+//! its own thread with group commit (`writer.rs`), and readers that run on the caller's
+//! thread (`reader.rs`), both on the synchronous `rusqlite` driver. sqlx only creates the
+//! file and applies the migrations, which both backends share.
 
 mod chat_records;
 mod conversations;
+mod reader;
 mod robots;
+mod statements;
 mod webhooks;
 mod writer;
 
@@ -15,9 +18,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use sqlx::{
     migrate::Migrator,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tiller_core::{
     auth::ApiToken,
@@ -27,9 +28,13 @@ use tiller_core::{
     StoreResult, TenantId,
 };
 
-use self::writer::{execute, one, optional, Writer};
+use self::{
+    reader::Readers,
+    statements::{all, execute, one, optional},
+    writer::Writer,
+};
 use crate::{
-    error::{store_error, ConnectError},
+    error::ConnectError,
     rows::{TenantRow, TENANT_COLUMNS},
     ConnectOptions,
 };
@@ -43,7 +48,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
     writer: Writer,
-    reader: SqlitePool,
+    readers: Readers,
 }
 
 impl SqliteStore {
@@ -74,22 +79,19 @@ impl SqliteStore {
         }
         setup.close().await;
         let writer =
-            Writer::open(options.get_filename(), BUSY_TIMEOUT).map_err(ConnectError::Writer)?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(opts.max_connections.max(1))
-            .connect_with(options)
-            .await
-            .map_err(ConnectError::Connect)?;
-        Ok(Self { writer, reader })
+            Writer::open(options.get_filename(), BUSY_TIMEOUT).map_err(ConnectError::Open)?;
+        let readers = Readers::open(
+            options.get_filename(),
+            BUSY_TIMEOUT,
+            opts.max_connections as usize,
+        )
+        .map_err(ConnectError::Open)?;
+        Ok(Self { writer, readers })
     }
 
-    async fn tenant_where(&self, column: &str, value: &str) -> StoreResult<Tenant> {
+    fn tenant_where(&self, column: &str, value: impl rusqlite::ToSql) -> StoreResult<Tenant> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE {column} = ?");
-        let row: TenantRow = sqlx::query_as(&sql)
-            .bind(value)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let row: TenantRow = self.readers.read(|c| one(c, &sql, params![value]))?;
         Ok(row.into())
     }
 }
@@ -126,33 +128,24 @@ impl TenantStore for SqliteStore {
     }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Tenant> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?");
-        let row: TenantRow = sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_error)?;
-        Ok(row.into())
+        self.tenant_where("id", id.0)
     }
 
     async fn tenant_by_app_key(&self, app_key: &str) -> StoreResult<Tenant> {
-        self.tenant_where("app_key", app_key).await
+        self.tenant_where("app_key", app_key)
     }
 
     async fn tenant_by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant> {
-        self.tenant_where("sign_key", sign_key).await
+        self.tenant_where("sign_key", sign_key)
     }
 
     async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant> {
-        self.tenant_where("access_key", access_key).await
+        self.tenant_where("access_key", access_key)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id");
-        let rows: Vec<TenantRow> = sqlx::query_as(&sql)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<TenantRow> = self.readers.read(|c| all(c, &sql, []))?;
         Ok(rows.into_iter().map(Tenant::from).collect())
     }
 }
@@ -207,14 +200,13 @@ impl TokenStore for SqliteStore {
     }
 
     async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
-        let id: i64 = sqlx::query_scalar(
-            "SELECT tenant_id FROM api_tokens WHERE token = ? AND expires_at > ?",
-        )
-        .bind(token)
-        .bind(to_millis(now))
-        .fetch_one(&self.reader)
-        .await
-        .map_err(store_error)?;
+        let id: i64 = self.readers.read(|c| {
+            one(
+                c,
+                "SELECT tenant_id FROM api_tokens WHERE token = ? AND expires_at > ?",
+                params![token, to_millis(now)],
+            )
+        })?;
         Ok(TenantId(id))
     }
 }
@@ -222,30 +214,27 @@ impl TokenStore for SqliteStore {
 #[async_trait::async_trait]
 impl HealthStore for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let _: i64 = self.readers.read(|c| one(c, "SELECT 1", []))?;
         Ok(())
     }
 
     async fn migration_status(&self) -> StoreResult<MigrationStatus> {
-        let table: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(store_error)?;
-        let applied = if table.is_some() {
-            sqlx::query_scalar(
-                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
-            )
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?
-        } else {
-            Vec::new()
-        };
+        let applied = self.readers.read(|c| {
+            let table: Option<String> = optional(
+                c,
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name = '_sqlx_migrations'",
+                [],
+            )?;
+            match table {
+                Some(_) => all(
+                    c,
+                    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+                    [],
+                ),
+                None => Ok(Vec::new()),
+            }
+        })?;
         Ok(MigrationStatus {
             expected: MIGRATOR.iter().map(|m| m.version).collect(),
             applied,

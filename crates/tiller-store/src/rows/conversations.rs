@@ -184,6 +184,15 @@ pub(crate) struct ChatRecordRow {
     pub message: MessageRow,
 }
 
+impl SqliteRow for ChatRecordRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            session: SessionRow::read(r)?,
+            message: MessageRow::read(r)?,
+        })
+    }
+}
+
 impl TryFrom<ChatRecordRow> for ChatRecord {
     type Error = StoreError;
 

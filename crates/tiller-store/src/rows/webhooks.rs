@@ -198,6 +198,17 @@ pub(crate) struct DeliveryStateRow {
     pub attempts: i64,
 }
 
+impl SqliteRow for DeliveryStateRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            event_seq: r.get("event_seq")?,
+            endpoint_id: r.get("endpoint_id")?,
+            state: r.get("state")?,
+            attempts: r.get("attempts")?,
+        })
+    }
+}
+
 /// Events, in the order given, each with its deliveries (which come in delivery order).
 pub(crate) fn summaries(
     events: Vec<EventRow>,
@@ -396,6 +407,23 @@ pub(crate) struct AttemptRow {
     pub outcome: String,
 }
 
+impl SqliteRow for AttemptRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            delivery_id: r.get("delivery_id")?,
+            event_id: r.get("event_id")?,
+            endpoint_id: r.get("endpoint_id")?,
+            attempt: r.get("attempt")?,
+            started_at: r.get("started_at")?,
+            status_code: r.get("status_code")?,
+            latency_ms: r.get("latency_ms")?,
+            response_excerpt: r.get("response_excerpt")?,
+            error: r.get("error")?,
+            outcome: r.get("outcome")?,
+        })
+    }
+}
+
 impl TryFrom<AttemptRow> for AttemptRecord {
     type Error = StoreError;
 
@@ -448,6 +476,19 @@ pub(crate) struct HealthRow {
     pub dead: i64,
     pub last_attempt_at: Option<i64>,
     pub last_status_code: Option<i64>,
+}
+
+impl SqliteRow for HealthRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            endpoint_id: r.get("endpoint_id")?,
+            pending: r.get("pending")?,
+            delivered: r.get("delivered")?,
+            dead: r.get("dead")?,
+            last_attempt_at: r.get("last_attempt_at")?,
+            last_status_code: r.get("last_status_code")?,
+        })
+    }
 }
 
 /// The endpoints, in the order given, with their counts.

@@ -1,97 +1,78 @@
 //! nxlink chat records on SQLite: a tenant's messages joined with their sessions,
 //! filtered, counted and paged in one read transaction.
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use rusqlite::Connection;
 use tiller_core::{
     clock::to_millis,
-    conversations::{ChatRecord, ChatRecordQuery, SortOrder},
+    conversations::{CallId, ChatRecord, ChatRecordQuery, SortOrder},
     StoreResult, TenantId,
 };
 
-use crate::{
-    error::store_error,
-    rows::{ChatRecordRow, MESSAGE_COLUMNS, SESSION_COLUMNS},
-};
+use super::statements::Query;
+use crate::rows::{ChatRecordRow, MESSAGE_COLUMNS, SESSION_COLUMNS};
 
 /// `WHERE` of chat records: the tenant's messages joined with their sessions.
-fn push_chat_filters<'a>(
-    qb: &mut QueryBuilder<'a, Sqlite>,
-    t: TenantId,
-    q: &'a ChatRecordQuery,
-    channels: &'a [String],
-) {
-    qb.push(
-        " FROM messages JOIN sessions ON sessions.tenant_id = messages.tenant_id \
-         AND sessions.call_id = messages.call_id WHERE messages.tenant_id = ",
-    )
-    .push_bind(t.0);
-    if !channels.is_empty() {
-        qb.push(" AND lower(sessions.channel) IN (");
-        let mut list = qb.separated(", ");
-        for c in channels {
-            list.push_bind(c.as_str());
+fn push_chat_filters(query: &mut Query, t: TenantId, q: &ChatRecordQuery) {
+    query
+        .push(
+            " FROM messages JOIN sessions ON sessions.tenant_id = messages.tenant_id \
+             AND sessions.call_id = messages.call_id WHERE messages.tenant_id = ",
+        )
+        .bind(t.0);
+    if !q.channels.is_empty() {
+        query
+            .push(" AND lower(sessions.channel) IN (")
+            .bind_list(q.channels.iter().map(|c| c.to_lowercase()))
+            .push(")");
+    }
+    let equal = [
+        ("sessions.channel_id", q.channel_id.as_deref()),
+        ("sessions.user_id", q.user_id.as_deref()),
+        ("messages.call_id", q.call_id.as_ref().map(CallId::as_str)),
+        ("messages.seat_id", q.seat_id.as_deref()),
+    ];
+    for (column, value) in equal {
+        if let Some(v) = value {
+            query.push(&format!(" AND {column} = ")).bind(v.to_owned());
         }
-        qb.push(")");
-    }
-    if let Some(v) = &q.channel_id {
-        qb.push(" AND sessions.channel_id = ").push_bind(v.as_str());
-    }
-    if let Some(v) = &q.user_id {
-        qb.push(" AND sessions.user_id = ").push_bind(v.as_str());
-    }
-    if let Some(v) = &q.call_id {
-        qb.push(" AND messages.call_id = ").push_bind(v.as_str());
-    }
-    if let Some(v) = &q.seat_id {
-        qb.push(" AND messages.seat_id = ").push_bind(v.as_str());
     }
     if let Some(v) = q.from {
-        qb.push(" AND messages.created_at >= ")
-            .push_bind(to_millis(v));
+        query
+            .push(" AND messages.created_at >= ")
+            .bind(to_millis(v));
     }
     if let Some(v) = q.to {
-        qb.push(" AND messages.created_at <= ")
-            .push_bind(to_millis(v));
+        query
+            .push(" AND messages.created_at <= ")
+            .bind(to_millis(v));
     }
 }
 
-/// The total number of matching messages and the requested page.
-pub(super) async fn query(
-    pool: &SqlitePool,
+/// The total number of matching messages and the requested page. The caller runs it in
+/// one read transaction, so the count and the page see the same snapshot.
+pub(super) fn query(
+    conn: &Connection,
     t: TenantId,
     q: &ChatRecordQuery,
 ) -> StoreResult<(u64, Vec<ChatRecord>)> {
-    let channels: Vec<String> = q.channels.iter().map(|c| c.to_lowercase()).collect();
-    // One read transaction: the count and the page see the same snapshot.
-    let mut tx = pool.begin().await.map_err(store_error)?;
-    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*)");
-    push_chat_filters(&mut count, t, q, &channels);
-    let total: i64 = count
-        .build_query_scalar()
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-    let mut page =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {SESSION_COLUMNS}, {MESSAGE_COLUMNS}"));
-    push_chat_filters(&mut page, t, q, &channels);
+    let mut count = Query::new("SELECT COUNT(*)");
+    push_chat_filters(&mut count, t, q);
+    let total: i64 = count.one(conn)?;
+    let mut page = Query::new(format!("SELECT {SESSION_COLUMNS}, {MESSAGE_COLUMNS}"));
+    push_chat_filters(&mut page, t, q);
     let order = match q.order {
         SortOrder::NewestFirst => "DESC",
         SortOrder::OldestFirst => "ASC",
     };
     let size = i64::from(q.page_size);
-    page.push(format!(" ORDER BY messages.seq {order} LIMIT "))
-        .push_bind(size)
+    page.push(&format!(" ORDER BY messages.seq {order} LIMIT "))
+        .bind(size)
         .push(" OFFSET ")
-        .push_bind(i64::from(q.page.max(1) - 1) * size);
-    let rows: Vec<ChatRecordRow> = page
-        .build_query_as()
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
-    tx.commit().await.map_err(store_error)?;
+        .bind(i64::from(q.page.max(1) - 1) * size);
+    let rows: Vec<ChatRecordRow> = page.all(conn)?;
     let records = rows
         .into_iter()
-        .map(ChatRecord::try_from)
+        .map(ChatRecordRow::try_into)
         .collect::<StoreResult<_>>()?;
     Ok((u64::try_from(total).unwrap_or_default(), records))
 }

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, types::Value, Connection};
-use sqlx::{QueryBuilder, Sqlite};
 use tiller_core::{
     clock::{from_millis, to_millis},
     conversations::{
@@ -18,16 +17,13 @@ use tiller_core::{
 
 use super::{
     chat_records,
+    statements::{all, execute, one, optional, placeholders, Query},
     webhooks::enqueue_events,
-    writer::{execute, one, optional, placeholders},
     SqliteStore,
 };
-use crate::{
-    error::store_error,
-    rows::{
-        millis_or, retried_in, robot_key, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
-        SESSION_COLUMNS,
-    },
+use crate::rows::{
+    millis_or, retried_in, robot_key, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
 };
 
 fn session_row(
@@ -401,62 +397,54 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn session(&self, t: TenantId, call_id: &CallId) -> StoreResult<Session> {
-        let sql =
-            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND call_id = ?");
-        let row: SessionRow = sqlx::query_as(&sql)
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_error)?;
-        row.try_into()
+        self.readers
+            .read(|c| session_row(c, t, call_id))?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
     }
 
     async fn list_sessions(&self, t: TenantId, q: &SessionQuery) -> StoreResult<Vec<Session>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = "
-        ));
-        qb.push_bind(t.0);
-        if let Some(after) = &q.after_call_id {
-            let started_at: i64 = sqlx::query_scalar(
-                "SELECT started_at FROM sessions WHERE tenant_id = ? AND call_id = ?",
-            )
-            .bind(t.0)
-            .bind(after.as_str())
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_error)?;
-            qb.push(" AND (started_at, call_id) < (")
-                .push_bind(started_at)
-                .push(", ")
-                .push_bind(after.as_str())
-                .push(")");
-        }
-        for (column, value) in [
-            ("channel", &q.channel),
-            ("channel_id", &q.channel_id),
-            ("user_id", &q.user_id),
-        ] {
-            if let Some(v) = value {
-                qb.push(format!(" AND {column} = ")).push_bind(v.as_str());
+        let rows: Vec<SessionRow> = self.readers.read(|c| {
+            let mut query = Query::new(format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = "
+            ));
+            query.bind(t.0);
+            if let Some(after) = &q.after_call_id {
+                let started_at: i64 = one(
+                    c,
+                    "SELECT started_at FROM sessions WHERE tenant_id = ? AND call_id = ?",
+                    params![t.0, after.as_str()],
+                )?;
+                query
+                    .push(" AND (started_at, call_id) < (")
+                    .bind(started_at)
+                    .push(", ")
+                    .bind(after.as_str().to_owned())
+                    .push(")");
             }
-        }
-        if let Some(state) = q.state {
-            qb.push(" AND state = ").push_bind(state.as_str());
-        }
-        if let Some(from) = q.started_from {
-            qb.push(" AND started_at >= ").push_bind(to_millis(from));
-        }
-        if let Some(to) = q.started_to {
-            qb.push(" AND started_at <= ").push_bind(to_millis(to));
-        }
-        qb.push(" ORDER BY started_at DESC, call_id DESC LIMIT ")
-            .push_bind(i64::from(q.size));
-        let rows: Vec<SessionRow> = qb
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+            for (column, value) in [
+                ("channel", &q.channel),
+                ("channel_id", &q.channel_id),
+                ("user_id", &q.user_id),
+            ] {
+                if let Some(v) = value {
+                    query.push(&format!(" AND {column} = ")).bind(v.clone());
+                }
+            }
+            if let Some(state) = q.state {
+                query.push(" AND state = ").bind(state.as_str().to_owned());
+            }
+            if let Some(from) = q.started_from {
+                query.push(" AND started_at >= ").bind(to_millis(from));
+            }
+            if let Some(to) = q.started_to {
+                query.push(" AND started_at <= ").bind(to_millis(to));
+            }
+            query
+                .push(" ORDER BY started_at DESC, call_id DESC LIMIT ")
+                .bind(i64::from(q.size));
+            query.all(c)
+        })?;
         rows.into_iter().map(Session::try_from).collect()
     }
 
@@ -465,38 +453,36 @@ impl ConversationStore for SqliteStore {
         t: TenantId,
         q: &MessageQuery,
     ) -> StoreResult<Vec<StoredMessage>> {
-        let cursor: Option<i64> = match &q.after_msg_id {
-            None => None,
-            Some(msg_id) => Some(
-                sqlx::query_scalar(
+        let rows: Vec<MessageRow> = self.readers.read(|c| {
+            let cursor: Option<i64> = match &q.after_msg_id {
+                None => None,
+                Some(msg_id) => Some(one(
+                    c,
                     "SELECT seq FROM messages WHERE tenant_id = ? AND call_id = ? AND msg_id = ?",
-                )
-                .bind(t.0)
-                .bind(q.call_id.as_str())
-                .bind(msg_id)
-                .fetch_one(&self.reader)
-                .await
-                .map_err(store_error)?,
-            ),
-        };
-        // Both shapes walk the (tenant_id, call_id, seq) index from the cursor.
-        let (order, bound) = match q.order {
-            SortOrder::NewestFirst => ("seq < ? ORDER BY seq DESC", cursor.unwrap_or(i64::MAX)),
-            SortOrder::OldestFirst => ("seq > ? ORDER BY seq ASC", cursor.unwrap_or(i64::MIN)),
-        };
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND call_id = ? \
-             AND created_at >= ? AND {order} LIMIT ?"
-        );
-        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
-            .bind(t.0)
-            .bind(q.call_id.as_str())
-            .bind(millis_or(q.since, i64::MIN))
-            .bind(bound)
-            .bind(i64::from(q.size))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+                    params![t.0, q.call_id.as_str(), msg_id],
+                )?),
+            };
+            // Both shapes walk the (tenant_id, call_id, seq) index from the cursor.
+            let (order, bound) = match q.order {
+                SortOrder::NewestFirst => ("seq < ? ORDER BY seq DESC", cursor.unwrap_or(i64::MAX)),
+                SortOrder::OldestFirst => ("seq > ? ORDER BY seq ASC", cursor.unwrap_or(i64::MIN)),
+            };
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND call_id = ? \
+                 AND created_at >= ? AND {order} LIMIT ?"
+            );
+            all(
+                c,
+                &sql,
+                params![
+                    t.0,
+                    q.call_id.as_str(),
+                    millis_or(q.since, i64::MIN),
+                    bound,
+                    i64::from(q.size)
+                ],
+            )
+        })?;
         rows.into_iter().map(StoredMessage::try_from).collect()
     }
 
@@ -531,12 +517,9 @@ impl ConversationStore for SqliteStore {
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE state <> 'closed' AND updated_at < ? \
              ORDER BY updated_at LIMIT ?"
         );
-        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
-            .bind(to_millis(cutoff))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<SessionRow> = self
+            .readers
+            .read(|c| all(c, &sql, params![to_millis(cutoff), i64::from(limit)]))?;
         rows.into_iter().map(Session::try_from).collect()
     }
 
@@ -566,6 +549,9 @@ impl ConversationStore for SqliteStore {
         t: TenantId,
         q: &ChatRecordQuery,
     ) -> StoreResult<(u64, Vec<ChatRecord>)> {
-        chat_records::query(&self.reader, t, q).await
+        let q = q.clone();
+        self.readers
+            .scan(move |c| chat_records::query(c, t, &q))
+            .await
     }
 }

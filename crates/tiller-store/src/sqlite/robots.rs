@@ -11,15 +11,11 @@ use tiller_core::{
 };
 
 use super::{
-    writer::{all, execute, one, optional},
+    statements::{all, execute, one, optional},
     SqliteStore,
 };
-use crate::{
-    error::store_error,
-    rows::{
-        robot_key, MessageRow, RobotRow, SessionRow, MESSAGE_COLUMNS, ROBOT_COLUMNS,
-        SESSION_COLUMNS,
-    },
+use crate::rows::{
+    robot_key, MessageRow, RobotRow, SessionRow, MESSAGE_COLUMNS, ROBOT_COLUMNS, SESSION_COLUMNS,
 };
 
 /// The lease condition shared by both claims: a turn is due and no other lease runs.
@@ -68,22 +64,14 @@ impl RobotStore for SqliteStore {
 
     async fn robot(&self, t: TenantId, robot_id: &str) -> StoreResult<Robot> {
         let sql = format!("SELECT {ROBOT_COLUMNS} FROM robots WHERE tenant_id = ? AND id = ?");
-        let row: RobotRow = sqlx::query_as(&sql)
-            .bind(t.0)
-            .bind(robot_key(robot_id)?)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let key = robot_key(robot_id)?;
+        let row: RobotRow = self.readers.read(|c| one(c, &sql, params![t.0, key]))?;
         row.try_into()
     }
 
     async fn robots(&self, t: TenantId) -> StoreResult<Vec<Robot>> {
         let sql = format!("SELECT {ROBOT_COLUMNS} FROM robots WHERE tenant_id = ? ORDER BY id");
-        let rows: Vec<RobotRow> = sqlx::query_as(&sql)
-            .bind(t.0)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<RobotRow> = self.readers.read(|c| all(c, &sql, params![t.0]))?;
         rows.into_iter().map(Robot::try_from).collect()
     }
 
@@ -160,13 +148,9 @@ impl RobotStore for SqliteStore {
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND call_id = ? \
              AND seq > ? AND sender_type = 'user' ORDER BY seq"
         );
-        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .bind(after_seq)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<MessageRow> = self
+            .readers
+            .read(|c| all(c, &sql, params![t.0, call_id.as_str(), after_seq]))?;
         rows.into_iter().map(StoredMessage::try_from).collect()
     }
 }

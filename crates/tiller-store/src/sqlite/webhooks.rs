@@ -12,8 +12,7 @@ mod history;
 mod outbox;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, params_from_iter, types::Value, Connection};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use rusqlite::{params, Connection};
 use tiller_core::{
     clock::to_millis,
     ids::random_hex32,
@@ -26,13 +25,10 @@ use tiller_core::{
 };
 
 use super::{
-    writer::{all, execute, one, placeholders},
+    statements::{execute, one, Query},
     SqliteStore,
 };
-use crate::{
-    error::store_error,
-    rows::{event_types_column, with_secrets, EndpointRow, SecretRow, ENDPOINT_COLUMNS},
-};
+use crate::rows::{event_types_column, with_secrets, EndpointRow, SecretRow, ENDPOINT_COLUMNS};
 
 pub(crate) use outbox::enqueue_events;
 
@@ -47,96 +43,50 @@ enum Which<'a> {
 
 /// Endpoints, oldest first, with their secrets active at `at` (or after the last
 /// rotation, when `None`; see the module doc).
-async fn load_endpoints(
-    conn: &mut SqliteConnection,
+fn load_endpoints(
+    conn: &Connection,
     which: Which<'_>,
     at: Option<DateTime<Utc>>,
 ) -> StoreResult<Vec<Endpoint>> {
-    let mut qb =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints"));
+    let mut query = Query::new(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints"));
     match which {
         Which::Tenant(t) => {
-            qb.push(" WHERE tenant_id = ").push_bind(t.0);
+            query.push(" WHERE tenant_id = ").bind(t.0);
         }
         Which::One(t, id) => {
-            qb.push(" WHERE tenant_id = ")
-                .push_bind(t.0)
+            query
+                .push(" WHERE tenant_id = ")
+                .bind(t.0)
                 .push(" AND id = ")
-                .push_bind(id);
+                .bind(id.to_owned());
         }
         Which::Ids([]) => return Ok(Vec::new()),
         Which::Ids(ids) => {
-            qb.push(" WHERE id IN (");
-            let mut list = qb.separated(", ");
-            for id in ids {
-                list.push_bind(id.as_str());
-            }
-            qb.push(")");
+            query
+                .push(" WHERE id IN (")
+                .bind_list(ids.iter().cloned())
+                .push(")");
         }
     }
-    qb.push(" ORDER BY seq");
-    let rows: Vec<EndpointRow> = qb
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
+    query.push(" ORDER BY seq");
+    let rows: Vec<EndpointRow> = query.all(conn)?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb = QueryBuilder::<Sqlite>::new(
+    let mut query = Query::new(
         "SELECT s.endpoint_id, s.secret FROM webhook_secrets s WHERE s.endpoint_id IN (",
     );
-    let mut list = qb.separated(", ");
-    for r in &rows {
-        list.push_bind(r.id.as_str());
-    }
-    qb.push(") AND (s.expires_at IS NULL OR s.expires_at > ");
+    query
+        .bind_list(rows.iter().map(|r| r.id.clone()))
+        .push(") AND (s.expires_at IS NULL OR s.expires_at > ");
     match at {
-        Some(at) => qb.push_bind(to_millis(at)),
-        None => qb.push(
+        Some(at) => query.bind(to_millis(at)),
+        None => query.push(
             "(SELECT MAX(n.created_at) FROM webhook_secrets n WHERE n.endpoint_id = s.endpoint_id)",
         ),
     };
-    qb.push(") ORDER BY s.endpoint_id, s.seq DESC");
-    let secrets: Vec<SecretRow> = qb
-        .build_query_as()
-        .fetch_all(conn)
-        .await
-        .map_err(store_error)?;
-    with_secrets(rows, secrets)
-}
-
-/// [`load_endpoints`] on the writer thread, with the secrets active at `at`.
-fn endpoints_at(
-    conn: &Connection,
-    which: Which<'_>,
-    at: DateTime<Utc>,
-) -> StoreResult<Vec<Endpoint>> {
-    let (filter, values) = match which {
-        Which::Tenant(t) => (" WHERE tenant_id = ?".to_owned(), vec![Value::from(t.0)]),
-        Which::One(t, id) => (
-            " WHERE tenant_id = ? AND id = ?".to_owned(),
-            vec![Value::from(t.0), Value::from(id.to_owned())],
-        ),
-        Which::Ids([]) => return Ok(Vec::new()),
-        Which::Ids(ids) => (
-            format!(" WHERE id IN ({})", placeholders(ids.len())),
-            ids.iter().cloned().map(Value::from).collect(),
-        ),
-    };
-    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints{filter} ORDER BY seq");
-    let rows: Vec<EndpointRow> = all(conn, &sql, params_from_iter(values))?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT s.endpoint_id, s.secret FROM webhook_secrets s WHERE s.endpoint_id IN ({}) \
-         AND (s.expires_at IS NULL OR s.expires_at > ?) ORDER BY s.endpoint_id, s.seq DESC",
-        placeholders(rows.len())
-    );
-    let mut values: Vec<Value> = rows.iter().map(|r| Value::from(r.id.clone())).collect();
-    values.push(Value::from(to_millis(at)));
-    let secrets: Vec<SecretRow> = all(conn, &sql, params_from_iter(values))?;
+    query.push(") ORDER BY s.endpoint_id, s.seq DESC");
+    let secrets: Vec<SecretRow> = query.all(conn)?;
     with_secrets(rows, secrets)
 }
 
@@ -146,7 +96,7 @@ fn endpoint_at(
     id: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<Endpoint> {
-    endpoints_at(conn, Which::One(t, id), at)?
+    load_endpoints(conn, Which::One(t, id), Some(at))?
         .pop()
         .ok_or(StoreError::NotFound)
 }
@@ -198,16 +148,15 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn endpoint(&self, t: TenantId, id: &str) -> StoreResult<Endpoint> {
-        let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        load_endpoints(&mut conn, Which::One(t, id), None)
-            .await?
+        self.readers
+            .read(|c| load_endpoints(c, Which::One(t, id), None))?
             .pop()
             .ok_or(StoreError::NotFound)
     }
 
     async fn endpoints(&self, t: TenantId) -> StoreResult<Vec<Endpoint>> {
-        let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        load_endpoints(&mut conn, Which::Tenant(t), None).await
+        self.readers
+            .read(|c| load_endpoints(c, Which::Tenant(t), None))
     }
 
     /// Enabling a disabled endpoint clears its failure run and the reason it was disabled;
@@ -344,11 +293,17 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn list_events(&self, t: TenantId, q: &EventQuery) -> StoreResult<Vec<EventSummary>> {
-        history::list_events(&self.reader, t, q).await
+        let q = q.clone();
+        self.readers
+            .scan(move |c| history::list_events(c, t, &q))
+            .await
     }
 
     async fn attempts(&self, t: TenantId, event_id: &str) -> StoreResult<Vec<AttemptRecord>> {
-        history::attempts(&self.reader, t, event_id).await
+        let event_id = event_id.to_owned();
+        self.readers
+            .scan(move |c| history::attempts(c, t, &event_id))
+            .await
     }
 
     async fn replay_event(
@@ -376,10 +331,14 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn endpoint_health(&self, t: TenantId) -> StoreResult<Vec<EndpointHealth>> {
-        history::endpoint_health(&self.reader, t).await
+        self.readers
+            .scan(move |c| history::endpoint_health(c, t))
+            .await
     }
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> StoreResult<OutboxStats> {
-        history::outbox_stats(&self.reader, now).await
+        self.readers
+            .scan(move |c| history::outbox_stats(c, now))
+            .await
     }
 }

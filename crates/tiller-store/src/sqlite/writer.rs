@@ -20,14 +20,11 @@ use std::{
     time::Duration,
 };
 
-use rusqlite::{Connection, OptionalExtension, Params, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tiller_core::{StoreError, StoreResult};
 use tokio::sync::oneshot;
 
-use crate::{
-    error::{sqlite_error, sqlite_error_ref, WriterGone},
-    rows::SqliteRow,
-};
+use crate::error::{sqlite_error, sqlite_error_ref, WriterGone};
 
 /// Most jobs committed by one transaction.
 const BATCH: usize = 64;
@@ -214,59 +211,13 @@ pub(crate) fn gone() -> StoreError {
     StoreError::Unavailable(Box::new(WriterGone))
 }
 
-// Statement helpers for jobs: cached statements, rows read by column name.
-
-/// The one row `sql` returns; `NotFound` when none.
-pub(crate) fn one<T: SqliteRow>(
-    conn: &Connection,
-    sql: &str,
-    params: impl Params,
-) -> StoreResult<T> {
-    conn.prepare_cached(sql)
-        .and_then(|mut s| s.query_row(params, T::read))
-        .map_err(sqlite_error)
-}
-
-pub(crate) fn optional<T: SqliteRow>(
-    conn: &Connection,
-    sql: &str,
-    params: impl Params,
-) -> StoreResult<Option<T>> {
-    conn.prepare_cached(sql)
-        .and_then(|mut s| s.query_row(params, T::read).optional())
-        .map_err(sqlite_error)
-}
-
-pub(crate) fn all<T: SqliteRow>(
-    conn: &Connection,
-    sql: &str,
-    params: impl Params,
-) -> StoreResult<Vec<T>> {
-    let mut s = conn.prepare_cached(sql).map_err(sqlite_error)?;
-    let rows = s.query_map(params, T::read).map_err(sqlite_error)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(sqlite_error)
-}
-
-/// Runs a statement; the number of rows it changed.
-pub(crate) fn execute(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<u64> {
-    let changed = conn
-        .prepare_cached(sql)
-        .and_then(|mut s| s.execute(params))
-        .map_err(sqlite_error)?;
-    Ok(u64::try_from(changed).unwrap_or(u64::MAX))
-}
-
-/// `n` placeholders for an `IN (…)` list.
-pub(crate) fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use rusqlite::params;
     use tiller_core::StoreError;
 
-    use super::{all, execute, Writer};
+    use super::Writer;
+    use crate::sqlite::statements::{all, execute};
 
     fn writer() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
@@ -312,7 +263,7 @@ mod tests {
     async fn no_rows_is_not_found() {
         let (_dir, writer) = writer();
         let missing: Result<String, _> = writer
-            .run(|tx| super::one(tx, "SELECT name FROM t WHERE id = 42", []))
+            .run(|tx| crate::sqlite::statements::one(tx, "SELECT name FROM t WHERE id = 42", []))
             .await;
         assert!(matches!(missing, Err(StoreError::NotFound)));
     }

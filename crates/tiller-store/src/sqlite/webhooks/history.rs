@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tiller_core::{
     clock::to_millis,
     webhooks::{AttemptRecord, EndpointHealth, EventQuery, EventSummary, OutboxStats},
@@ -12,12 +11,11 @@ use tiller_core::{
 
 use super::{load_endpoints, Which};
 use crate::{
-    error::store_error,
     rows::{
         health, summaries, AttemptRow, DeliveryStateRow, EventRow, HealthRow, ATTEMPT_COLUMNS,
         EVENT_COLUMNS,
     },
-    sqlite::writer::{execute, one},
+    sqlite::statements::{all, execute, one, Query},
 };
 
 /// Makes deliveries pending again, due at once, with their attempts reset.
@@ -38,87 +36,70 @@ const HEALTH: &str = "SELECT e.id AS endpoint_id, \
       ORDER BY a.started_at DESC, a.id DESC LIMIT 1) AS last_status_code \
      FROM webhook_endpoints e WHERE e.tenant_id = ?";
 
-async fn event_seq(conn: &mut SqliteConnection, t: TenantId, event_id: &str) -> StoreResult<i64> {
-    sqlx::query_scalar("SELECT seq FROM webhook_events WHERE tenant_id = ? AND event_id = ?")
-        .bind(t.0)
-        .bind(event_id)
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)
+fn event_seq(conn: &Connection, t: TenantId, event_id: &str) -> StoreResult<i64> {
+    one(
+        conn,
+        "SELECT seq FROM webhook_events WHERE tenant_id = ? AND event_id = ?",
+        params![t.0, event_id],
+    )
 }
 
-pub(super) async fn list_events(
-    reader: &SqlitePool,
+/// Events and their deliveries; the caller runs it in one read transaction.
+pub(super) fn list_events(
+    conn: &Connection,
     t: TenantId,
     q: &EventQuery,
 ) -> StoreResult<Vec<EventSummary>> {
-    // One read transaction: events and their deliveries from the same snapshot.
-    let mut tx = reader.begin().await.map_err(store_error)?;
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+    let mut query = Query::new(format!(
         "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE tenant_id = "
     ));
-    qb.push_bind(t.0);
+    query.bind(t.0);
     if let Some(from) = q.from {
-        qb.push(" AND created_at >= ").push_bind(to_millis(from));
+        query.push(" AND created_at >= ").bind(to_millis(from));
     }
     if let Some(to) = q.to {
-        qb.push(" AND created_at <= ").push_bind(to_millis(to));
+        query.push(" AND created_at <= ").bind(to_millis(to));
     }
     if let Some(state) = q.state {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM webhook_deliveries d \
-             WHERE d.event_seq = webhook_events.seq AND d.state = ",
-        )
-        .push_bind(state.as_str())
-        .push(")");
+        query
+            .push(
+                " AND EXISTS (SELECT 1 FROM webhook_deliveries d \
+                 WHERE d.event_seq = webhook_events.seq AND d.state = ",
+            )
+            .bind(state.as_str().to_owned())
+            .push(")");
     }
-    qb.push(" ORDER BY created_at DESC, seq DESC LIMIT ")
-        .push_bind(i64::from(q.limit));
-    let events: Vec<EventRow> = qb
-        .build_query_as()
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
+    query
+        .push(" ORDER BY created_at DESC, seq DESC LIMIT ")
+        .bind(i64::from(q.limit));
+    let events: Vec<EventRow> = query.all(conn)?;
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb = QueryBuilder::<Sqlite>::new(
+    let mut query = Query::new(
         "SELECT event_seq, endpoint_id, state, attempts FROM webhook_deliveries \
          WHERE tenant_id = ",
     );
-    qb.push_bind(t.0).push(" AND event_seq IN (");
-    let mut list = qb.separated(", ");
-    for e in &events {
-        list.push_bind(e.seq);
-    }
-    qb.push(") ORDER BY id");
-    let deliveries: Vec<DeliveryStateRow> = qb
-        .build_query_as()
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
-    tx.commit().await.map_err(store_error)?;
+    query
+        .bind(t.0)
+        .push(" AND event_seq IN (")
+        .bind_list(events.iter().map(|e| e.seq))
+        .push(") ORDER BY id");
+    let deliveries: Vec<DeliveryStateRow> = query.all(conn)?;
     summaries(events, deliveries)
 }
 
-pub(super) async fn attempts(
-    reader: &SqlitePool,
+pub(super) fn attempts(
+    conn: &Connection,
     t: TenantId,
     event_id: &str,
 ) -> StoreResult<Vec<AttemptRecord>> {
-    let mut tx = reader.begin().await.map_err(store_error)?;
-    event_seq(&mut tx, t, event_id).await?;
+    event_seq(conn, t, event_id)?;
     let sql = format!(
         "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE tenant_id = ? AND event_id = ? \
          ORDER BY started_at, id"
     );
-    let rows: Vec<AttemptRow> = sqlx::query_as(&sql)
-        .bind(t.0)
-        .bind(event_id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
-    tx.commit().await.map_err(store_error)?;
+    let rows: Vec<AttemptRow> = all(conn, &sql, params![t.0, event_id])?;
     rows.into_iter().map(AttemptRecord::try_from).collect()
 }
 
@@ -130,11 +111,7 @@ pub(super) fn replay_event(
     event_id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let seq: i64 = one(
-        conn,
-        "SELECT seq FROM webhook_events WHERE tenant_id = ? AND event_id = ?",
-        params![t.0, event_id],
-    )?;
+    let seq = event_seq(conn, t, event_id)?;
     let sql = format!("{REPLAY} WHERE tenant_id = ? AND event_seq = ?");
     execute(
         conn,
@@ -171,33 +148,19 @@ pub(super) fn replay_dead(
 }
 
 /// Endpoints as `endpoints` returns them (oldest first, secrets after the last rotation).
-pub(super) async fn endpoint_health(
-    reader: &SqlitePool,
-    t: TenantId,
-) -> StoreResult<Vec<EndpointHealth>> {
-    let mut tx = reader.begin().await.map_err(store_error)?;
-    let endpoints = load_endpoints(&mut tx, Which::Tenant(t), None).await?;
-    let rows: Vec<HealthRow> = sqlx::query_as(HEALTH)
-        .bind(t.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
-    tx.commit().await.map_err(store_error)?;
+pub(super) fn endpoint_health(conn: &Connection, t: TenantId) -> StoreResult<Vec<EndpointHealth>> {
+    let endpoints = load_endpoints(conn, Which::Tenant(t), None)?;
+    let rows: Vec<HealthRow> = all(conn, HEALTH, params![t.0])?;
     Ok(health(endpoints, rows))
 }
 
-pub(super) async fn outbox_stats(
-    reader: &SqlitePool,
-    now: DateTime<Utc>,
-) -> StoreResult<OutboxStats> {
-    let (pending, in_flight): (i64, i64) = sqlx::query_as(
+pub(super) fn outbox_stats(conn: &Connection, now: DateTime<Utc>) -> StoreResult<OutboxStats> {
+    let (pending, in_flight): (i64, i64) = one(
+        conn,
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE lease_until > ?) FROM webhook_deliveries \
          WHERE state = 'pending'",
-    )
-    .bind(to_millis(now))
-    .fetch_one(reader)
-    .await
-    .map_err(store_error)?;
+        params![to_millis(now)],
+    )?;
     Ok(OutboxStats {
         pending: u64::try_from(pending).unwrap_or_default(),
         in_flight: u64::try_from(in_flight).unwrap_or_default(),

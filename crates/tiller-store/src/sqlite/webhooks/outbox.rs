@@ -13,14 +13,14 @@ use tiller_core::{
     StoreResult, TenantId,
 };
 
-use super::{endpoints_at, Which};
+use super::{load_endpoints, Which};
 use crate::{
     rows::{
         claimed, disabled_event, disabled_reason, status_events, ClaimRow, EndpointRow, EventRow,
         FinishRow, NewAttemptRow, NewEventRow, OutcomeChange, CLAIM_RETURNING, ENDPOINT_COLUMNS,
         EVENT_COLUMNS,
     },
-    sqlite::writer::{all, execute, one, placeholders},
+    sqlite::statements::{all, execute, one, placeholders},
 };
 
 /// Writes `events` and, for each, one pending delivery due at `now` per endpoint of tenant
@@ -140,7 +140,7 @@ pub(super) fn claim(
     let mut ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let endpoints = endpoints_at(conn, Which::Ids(&ids), now)?;
+    let endpoints = load_endpoints(conn, Which::Ids(&ids), Some(now))?;
     claimed(claims, events, endpoints)
 }
 
@@ -264,7 +264,7 @@ pub(super) fn disable_failing(
         )?;
     }
     let ids: Vec<String> = failing.into_iter().map(|(id, _)| id).collect();
-    let disabled = endpoints_at(conn, Which::Ids(&ids), now)?;
+    let disabled = load_endpoints(conn, Which::Ids(&ids), Some(now))?;
     // Written after the disabling, so the endpoint is not among its own event's subscribers.
     for endpoint in &disabled {
         let since = endpoint.failing_since.unwrap_or(now);
