@@ -5,6 +5,7 @@
 //! file and applies the migrations, which both backends share.
 
 mod chat_records;
+mod checkpointer;
 mod conversations;
 mod reader;
 mod robots;
