@@ -71,7 +71,7 @@ impl App {
                 inline: cfg.robots.inline_turns,
                 metrics: metrics.clone(),
             }),
-            waker,
+            waker.clone(),
         );
         let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_secs(
             cfg.auth.credential_cache_secs,
@@ -101,6 +101,7 @@ impl App {
             robots,
             files,
             credentials,
+            outbox: waker,
         };
         Ok(App {
             listener,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tiller_core::{
     conversations::Conversations, files::FileStorage, robots::RobotEngine, store::DynStore,
-    SharedClock,
+    webhooks::OutboxWaker, SharedClock,
 };
 
 use crate::{config::Config, http::auth::CredentialCache, metrics::Metrics};
@@ -19,4 +19,6 @@ pub struct AppState {
     pub robots: Arc<RobotEngine>,
     pub files: Arc<dyn FileStorage>,
     pub credentials: Arc<CredentialCache>,
+    /// Wakes this node's delivery worker after a write that made deliveries due.
+    pub outbox: Arc<dyn OutboxWaker>,
 }

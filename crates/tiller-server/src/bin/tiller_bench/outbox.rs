@@ -16,7 +16,11 @@ use std::{
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use tiller_core::{store::DynStore, webhooks::NewEvent, Clock as _, SystemClock, TenantId};
+use tiller_core::{
+    store::DynStore,
+    webhooks::{NewEvent, OutboxWaker},
+    Clock as _, SystemClock, TenantId,
+};
 use tokio::{runtime::Handle, time::MissedTickBehavior};
 
 use crate::{
@@ -97,12 +101,14 @@ pub struct Batch {
     pub committed: Instant,
 }
 
-/// Writes every event through `store.enqueue`, `batch` per transaction: back to back when
+/// Writes every event through `store.enqueue`, `batch` per transaction, and wakes the
+/// worker after each as the services do: back to back when
 /// `per_second` is zero, otherwise paced so that `per_second` events are due each second
 /// (what is due is written every [`PACE_TICK`], at most `batch` at a time). Spawn it on the
 /// server runtime: in production Tiller itself writes the events.
 pub async fn enqueue(
     store: DynStore,
+    waker: Arc<dyn OutboxWaker>,
     tenant: TenantId,
     deliveries: Arc<Deliveries>,
     batch: usize,
@@ -137,6 +143,8 @@ pub async fn enqueue(
             .enqueue(tenant, &events[done..done + take], SystemClock.now())
             .await
             .with_context(|| format!("enqueueing events {done}.."))?;
+        // As the services do after a write that enqueued events.
+        waker.wake();
         batches.push(Batch {
             first: done,
             len: take,
@@ -292,7 +300,7 @@ pub async fn wait_for(
 /// arrived or `timeout` passed. Returns the run and the enqueue's transactions.
 pub async fn tiller(
     srv: &Handle,
-    store: DynStore,
+    (store, waker): (DynStore, Arc<dyn OutboxWaker>),
     tenant: TenantId,
     d: &Arc<Deliveries>,
     log: &Arc<Log>,
@@ -302,7 +310,7 @@ pub async fn tiller(
     log.take();
     let before = cpu::snapshot();
     let started = Instant::now();
-    let mut enq = srv.spawn(enqueue(store, tenant, d.clone(), batch, per_second));
+    let mut enq = srv.spawn(enqueue(store, waker, tenant, d.clone(), batch, per_second));
     let mut written = None;
     let timed_out = wait_for(log, expected, started, started + timeout, || {
         if written.is_none() && enq.is_finished() {

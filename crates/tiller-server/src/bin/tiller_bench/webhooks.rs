@@ -138,7 +138,15 @@ pub(crate) async fn webhooks(
         args.events_per_second()
     };
     let limits = (args.batch, per_second, Duration::from_secs(args.timeout));
-    let (run, batches) = outbox::tiller(&srv, store.clone(), tenant, &d, &log, limits).await?;
+    let (run, batches) = outbox::tiller(
+        &srv,
+        (store.clone(), tiller.state.outbox.clone()),
+        tenant,
+        &d,
+        &log,
+        limits,
+    )
+    .await?;
     eprintln!(
         "  {:.0}/s, {} of {} arrived{}",
         run.per_second(),

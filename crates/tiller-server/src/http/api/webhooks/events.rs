@@ -135,5 +135,6 @@ async fn replay_events(
             ))
         }
     };
+    app.outbox.wake();
     Ok(V1::ok(&req.request_id, ReplayOut { replayed }))
 }
