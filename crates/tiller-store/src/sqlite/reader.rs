@@ -22,6 +22,10 @@ use crate::error::sqlite_error;
 
 /// Statements kept prepared per connection.
 const STATEMENT_CACHE: usize = 64;
+/// How much of the database file readers map into memory: pages are then read from the
+/// OS page cache without a `pread` each (SQLite's "memory-mapped I/O"). Address space,
+/// not memory: the kernel shares the pages between connections and drops them as needed.
+const MMAP_BYTES: i64 = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Readers {
@@ -110,6 +114,9 @@ impl Inner {
         conn.busy_timeout(self.busy_timeout).map_err(sqlite_error)?;
         // A reader that tried to write would be a bug: make it fail loudly.
         conn.pragma_update(None, "query_only", "ON")
+            .map_err(sqlite_error)?;
+        // A pragma that reports its new value: read it as a row.
+        conn.query_row(&format!("PRAGMA mmap_size = {MMAP_BYTES}"), [], |_| Ok(()))
             .map_err(sqlite_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
