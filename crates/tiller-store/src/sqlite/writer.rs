@@ -24,7 +24,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tiller_core::{StoreError, StoreResult};
 use tokio::sync::oneshot;
 
-use super::checkpointer::Checkpointer;
+use super::checkpointer::{Checkpointer, RESTART_FRAMES};
 use crate::error::{sqlite_error, sqlite_error_ref, WriterGone};
 
 /// Most jobs committed by one transaction.
@@ -54,8 +54,12 @@ impl Writer {
         // Checkpoints run on their own thread (`checkpointer.rs`), not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(sqlite_error)?;
+        // The savepoint of every job needs a statement journal; keep it off the disk
+        // (SQLite would create and delete a temporary file for it).
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sqlite_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let checkpointer = Checkpointer::start(path)?;
+        let checkpointer = Checkpointer::start(path, RESTART_FRAMES)?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("tiller-sqlite-writer".into())
@@ -89,6 +93,7 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>, checkpointe
                 Err(_) => break,
             }
         }
+        checkpointer.before_group(&conn);
         commit_group(&mut conn, batch);
         checkpointer.committed();
     }
