@@ -24,7 +24,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tiller_core::{StoreError, StoreResult};
 use tokio::sync::oneshot;
 
-use super::checkpointer::{Checkpointer, RESTART_FRAMES};
+use super::checkpointer::{Checkpointer, Moment, RESTART_FRAMES};
 use crate::error::{sqlite_error, sqlite_error_ref, WriterGone};
 
 /// Most jobs committed by one transaction.
@@ -84,7 +84,19 @@ impl Writer {
 
 /// The thread's loop: one transaction per group of queued jobs.
 fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>, checkpointer: &Checkpointer) {
-    while let Ok(first) = queue.recv() {
+    loop {
+        let first = match queue.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::TryRecvError::Empty) => {
+                // Nothing waits on the writer: the cheapest moment to let the WAL restart.
+                checkpointer.restart_wal(&conn, Moment::Idle);
+                match queue.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
         let mut batch = Vec::with_capacity(BATCH);
         batch.push(first);
         while batch.len() < BATCH {
@@ -93,7 +105,7 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>, checkpointe
                 Err(_) => break,
             }
         }
-        checkpointer.before_group(&conn);
+        checkpointer.restart_wal(&conn, Moment::Busy);
         commit_group(&mut conn, batch);
         checkpointer.committed();
     }
