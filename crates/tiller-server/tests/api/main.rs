@@ -19,4 +19,5 @@ mod robots_external;
 mod signed;
 mod tenancy;
 mod token;
+mod webhook_wakeups;
 mod webhooks;

@@ -13,16 +13,24 @@ use tiller_testkit::{Received, WebhookReceiver};
 
 use crate::helpers::{TestApp, TestTenant};
 
-struct Hooked {
-    app: TestApp,
+/// An app with one tenant and one endpoint (for `message.send`) on a live receiver.
+pub(crate) struct Hooked {
+    pub(crate) app: TestApp,
     t: TestTenant,
-    rx: WebhookReceiver,
+    pub(crate) rx: WebhookReceiver,
     endpoint: Value,
 }
 
 async fn hooked(schedule: &str, encrypt: bool) -> Hooked {
     let schedule = schedule.to_owned();
-    let app = TestApp::spawn_with(move |cfg| cfg.webhooks.retry_schedule = schedule).await;
+    hooked_with(encrypt, move |cfg| cfg.webhooks.retry_schedule = schedule).await
+}
+
+pub(crate) async fn hooked_with(
+    encrypt: bool,
+    tweak: impl FnOnce(&mut tiller_server::Config),
+) -> Hooked {
+    let app = TestApp::spawn_with(tweak).await;
     let t = app.tenant("Acme").await;
     let rx = WebhookReceiver::start().await;
     // Only the event under test: its delivery outcome also emits `message.status`,
@@ -42,7 +50,7 @@ async fn hooked(schedule: &str, encrypt: bool) -> Hooked {
 }
 
 impl Hooked {
-    async fn open(&self, call_id: &str) {
+    pub(crate) async fn open(&self, call_id: &str) {
         let body = json!({"call_id":call_id,"channel":"chatbot","channel_id":"sicepat_whatsapp","user":{"id":"123","name":"nick"},
             "messages":[{"type":"text","text":"hi"}]});
         let r = self
@@ -56,7 +64,7 @@ impl Hooked {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     }
 
-    async fn agent_says(&self, call_id: &str, text: &str) -> String {
+    pub(crate) async fn agent_says(&self, call_id: &str, text: &str) -> String {
         let body = json!({"call_id":call_id,"sender_type":"agent","messages":[{"type":"text","text":text}]});
         let r = self
             .app
@@ -87,7 +95,7 @@ impl Hooked {
         self.endpoint["secret"].as_str().unwrap()
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         let r = self.app.post_signed(&self.t, path, &body.to_string()).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
         r.json()["data"].clone()
