@@ -11,6 +11,7 @@ mod compile;
 mod def;
 mod lines;
 mod matching;
+mod message_rules;
 mod model;
 mod render;
 mod run;

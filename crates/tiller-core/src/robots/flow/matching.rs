@@ -1,7 +1,7 @@
 //! Reading a user's answer: which option it picks (by id, spec §1.2) and what text it says.
 
 use super::{
-    compile::same,
+    message_rules::same,
     model::{Message, Node, Test},
 };
 use crate::messages::Content;
