@@ -404,47 +404,53 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn list_sessions(&self, t: TenantId, q: &SessionQuery) -> StoreResult<Vec<Session>> {
-        let rows: Vec<SessionRow> = self.readers.read(|c| {
-            let mut query = Query::new(format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = "
-            ));
-            query.bind(t.0);
-            if let Some(after) = &q.after_call_id {
-                let started_at: i64 = one(
-                    c,
-                    "SELECT started_at FROM sessions WHERE tenant_id = ? AND call_id = ?",
-                    params![t.0, after.as_str()],
-                )?;
-                query
-                    .push(" AND (started_at, call_id) < (")
-                    .bind(started_at)
-                    .push(", ")
-                    .bind(after.as_str().to_owned())
-                    .push(")");
-            }
-            for (column, value) in [
-                ("channel", &q.channel),
-                ("channel_id", &q.channel_id),
-                ("user_id", &q.user_id),
-            ] {
-                if let Some(v) = value {
-                    query.push(&format!(" AND {column} = ")).bind(v.clone());
+        // The filters other than the tenant have no index of their own: a rare value can
+        // walk many of the tenant's sessions, so this runs off the async workers.
+        let q = q.clone();
+        let rows: Vec<SessionRow> = self
+            .readers
+            .scan(move |c| {
+                let mut query = Query::new(format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = "
+                ));
+                query.bind(t.0);
+                if let Some(after) = &q.after_call_id {
+                    let started_at: i64 = one(
+                        c,
+                        "SELECT started_at FROM sessions WHERE tenant_id = ? AND call_id = ?",
+                        params![t.0, after.as_str()],
+                    )?;
+                    query
+                        .push(" AND (started_at, call_id) < (")
+                        .bind(started_at)
+                        .push(", ")
+                        .bind(after.as_str().to_owned())
+                        .push(")");
                 }
-            }
-            if let Some(state) = q.state {
-                query.push(" AND state = ").bind(state.as_str().to_owned());
-            }
-            if let Some(from) = q.started_from {
-                query.push(" AND started_at >= ").bind(to_millis(from));
-            }
-            if let Some(to) = q.started_to {
-                query.push(" AND started_at <= ").bind(to_millis(to));
-            }
-            query
-                .push(" ORDER BY started_at DESC, call_id DESC LIMIT ")
-                .bind(i64::from(q.size));
-            query.all(c)
-        })?;
+                for (column, value) in [
+                    ("channel", &q.channel),
+                    ("channel_id", &q.channel_id),
+                    ("user_id", &q.user_id),
+                ] {
+                    if let Some(v) = value {
+                        query.push(&format!(" AND {column} = ")).bind(v.clone());
+                    }
+                }
+                if let Some(state) = q.state {
+                    query.push(" AND state = ").bind(state.as_str().to_owned());
+                }
+                if let Some(from) = q.started_from {
+                    query.push(" AND started_at >= ").bind(to_millis(from));
+                }
+                if let Some(to) = q.started_to {
+                    query.push(" AND started_at <= ").bind(to_millis(to));
+                }
+                query
+                    .push(" ORDER BY started_at DESC, call_id DESC LIMIT ")
+                    .bind(i64::from(q.size));
+                query.all(c)
+            })
+            .await?;
         rows.into_iter().map(Session::try_from).collect()
     }
 

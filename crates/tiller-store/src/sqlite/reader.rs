@@ -6,8 +6,8 @@
 //! most a page of rows: tens of microseconds. Handing them to a driver's worker thread
 //! and back cost more than the read itself (BENCHMARKS.md, list), so [`Readers::read`]
 //! runs them in place. Reads whose cost grows with the data (chat records' counts, the
-//! event log, endpoint health) go through [`Readers::scan`], on tokio's blocking pool, so
-//! they never hold up the async workers.
+//! event log, endpoint health, filtered session lists) go through [`Readers::scan`], on
+//! tokio's blocking pool, so they never hold up the async workers.
 
 use std::{
     path::{Path, PathBuf},
