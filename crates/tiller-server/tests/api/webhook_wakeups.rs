@@ -42,13 +42,7 @@ async fn an_enqueue_and_a_replay_wake_the_worker() {
         )
         .await;
     let event_id = events[0]["event_id"].as_str().unwrap().to_owned();
-    let replayed = h
-        .post(
-            "/api/v1/webhook/event/replay",
-            json!({"event_id": event_id}),
-        )
-        .await;
-    assert_eq!(replayed["replayed"], 1);
+    h.replay(&event_id).await;
     assert!(arrivals(&h, 2).await, "the replay woke the worker");
     let got = h.rx.received();
     assert_eq!(got[1].header("webhook-id"), event_id);

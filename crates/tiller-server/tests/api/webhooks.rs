@@ -95,6 +95,17 @@ impl Hooked {
         self.endpoint["secret"].as_str().unwrap()
     }
 
+    /// Replays one event through the API; it must reset exactly one delivery.
+    pub(crate) async fn replay(&self, event_id: &str) {
+        let replayed = self
+            .post(
+                "/api/v1/webhook/event/replay",
+                json!({"event_id": event_id}),
+            )
+            .await;
+        assert_eq!(replayed["replayed"], 1);
+    }
+
     pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         let r = self.app.post_signed(&self.t, path, &body.to_string()).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
@@ -224,13 +235,7 @@ async fn retries_follow_the_schedule_then_the_event_dies() {
     assert_eq!(h.status_of("c1", &msg_id).await, "failed");
 
     // Replay: the same event id, a fresh schedule.
-    let replayed = h
-        .post(
-            "/api/v1/webhook/event/replay",
-            json!({"event_id": event_id}),
-        )
-        .await;
-    assert_eq!(replayed["replayed"], 1);
+    h.replay(&event_id).await;
     assert_eq!(h.app.deliver().await, 1);
     let got = h.rx.received();
     assert_eq!(got.len(), 5);
