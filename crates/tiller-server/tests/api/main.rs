@@ -19,5 +19,6 @@ mod robots_external;
 mod signed;
 mod tenancy;
 mod token;
+mod webhook_signing;
 mod webhook_wakeups;
 mod webhooks;
