@@ -1,23 +1,16 @@
 //! Every message-shaped JSON example in the AIRUDDER spec and in the seed pages reads into
 //! the message model and writes back to an equal JSON value.
 //!
-//! Nothing is hand-copied: the examples are pulled out of the files at test time.
-//! - spec: fenced ```json blocks, and inline `{…}` code spans (the §1.3 catalogue table);
-//! - seeds (text dumps of web pages): every balanced `{…}` span that parses as JSON.
+//! Nothing is hand-copied: the examples are the in-repository fixtures of
+//! `tiller_testkit::examples`, extracted from the documents and checked against them by
+//! `.ci/run`.
 //!
 //! Documents that are not valid JSON (`{…}` ellipses, `a | b` alternatives) are skipped, so
 //! the test asserts floors on how many documents, contents and messages it did check.
 
-use std::{fs, path::Path};
-
 use serde_json::Value;
 use tiller_core::messages::{Content, Message, Reply, WaTemplate};
-
-const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/spec/airudder-api.md"
-);
-const SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seeds");
+use tiller_testkit::examples;
 
 /// Floors a little below what the current files give: 58 documents (41 in the spec),
 /// 84 contents, 55 messages, 9 replies, 1 template body. Raise them when examples are added.
@@ -27,125 +20,12 @@ const MIN_CONTENTS: usize = 80;
 const MIN_MESSAGES: usize = 50;
 const MIN_REPLIES: usize = 8;
 
-/// The values found in one source file, with where they came from.
-struct Source {
-    name: String,
-    documents: Vec<Value>,
-}
-
-fn spec_source() -> Source {
-    let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("read {SPEC}: {e}"));
-    let mut documents = Vec::new();
-    let mut fence: Option<(bool, String)> = None; // (is a json fence, body so far)
-    for line in text.lines() {
-        if let Some(info) = line.trim_start().strip_prefix("```") {
-            match fence.take() {
-                Some((true, body)) => documents.extend(balanced_objects(&body)),
-                Some((false, _)) => {}
-                None => fence = Some((info.trim() == "json", String::new())),
-            }
-            continue;
-        }
-        match &mut fence {
-            Some((_, body)) => {
-                body.push_str(line);
-                body.push('\n');
-            }
-            None => documents.extend(inline_objects(line)),
-        }
-    }
-    Source {
-        name: "spec/airudder-api.md".to_owned(),
-        documents,
-    }
-}
-
-/// Inline code spans that hold one JSON object. In a table row `\|` is an escaped pipe.
-fn inline_objects(line: &str) -> Vec<Value> {
-    let line = if line.starts_with('|') {
-        line.replace("\\|", "|")
-    } else {
-        line.to_owned()
-    };
-    line.split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|span| span.starts_with('{'))
-        .filter_map(|span| serde_json::from_str(span).ok())
+/// The AIRUDDER spec and the five seed pages (the nxlink spec holds no message shapes).
+fn sources() -> Vec<examples::Source> {
+    examples::sources()
+        .into_iter()
+        .filter(|s| s.name != "spec-nxlink-api")
         .collect()
-}
-
-fn seed_sources() -> Vec<Source> {
-    let mut paths: Vec<_> = fs::read_dir(SEEDS)
-        .unwrap_or_else(|e| panic!("read {SEEDS}: {e}"))
-        .map(|entry| entry.expect("seed dir entry").path())
-        .filter(|path| path.is_file())
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| Source {
-            name: file_name(path),
-            documents: balanced_objects(&fs::read_to_string(path).expect("seed is UTF-8 text")),
-        })
-        .collect()
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Every outermost balanced `{…}` span of `text` that parses as JSON. A span that does not
-/// parse is skipped one character at a time, so valid objects nested in it are still found.
-fn balanced_objects(text: &str) -> Vec<Value> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut start = 0;
-    while let Some(offset) = text[start..].find('{') {
-        let open = start + offset;
-        match matching_brace(bytes, open).and_then(|close| {
-            serde_json::from_str::<Value>(&text[open..=close])
-                .ok()
-                .map(|v| (close, v))
-        }) {
-            Some((close, value)) => {
-                found.push(value);
-                start = close + 1;
-            }
-            None => start = open + 1,
-        }
-    }
-    found
-}
-
-/// The index of the `}` closing the `{` at `open`, skipping braces inside JSON strings.
-fn matching_brace(bytes: &[u8], open: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut escaped) = (0_usize, false, false);
-    for (i, &b) in bytes.iter().enumerate().skip(open) {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 /// Where an object sits in its document, which decides what it is read as.
@@ -240,16 +120,10 @@ fn normalise_send_status(value: &mut Value) -> usize {
 }
 
 #[test]
-fn example_paths_resolve() {
-    assert!(Path::new(SPEC).is_file(), "{SPEC} missing");
-    assert!(Path::new(SEEDS).is_dir(), "{SEEDS} missing");
-}
-
-#[test]
 fn every_spec_and_seed_example_round_trips() {
-    let mut sources = vec![spec_source()];
-    sources.extend(seed_sources());
+    let sources = sources();
     assert_eq!(sources.len(), 6, "the spec and five seeds");
+    assert_eq!(sources[0].name, "spec-airudder-api");
 
     let mut found = Found::default();
     let mut documents = 0;

@@ -2,6 +2,7 @@
 //! Depends on `tiller-core` only, so neither suite sees two copies of the domain types.
 
 pub mod clock;
+pub mod examples;
 pub mod receiver;
 
 pub use clock::ManualClock;
