@@ -1,9 +1,16 @@
 //! The token API (`POST /service/cloud/auth`): an app key and secret are swapped for a
 //! token that lives 24 hours; asking again while it is valid returns the same token with
 //! its lifetime recalculated from now (AIRUDDER Quick Start).
+//!
+//! Tokens are not kept at rest. The store holds the token's SHA-256 and a random nonce;
+//! the token itself is an HMAC of the nonce keyed with the tenant's app secret, which the
+//! store holds only as a hash. So asking again can hand back the same token (the caller
+//! presents the app secret), while a read of the database hands out no live token.
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
 
 use crate::{store::Store, Clock, StoreError, TenantId};
 
@@ -12,6 +19,22 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::hours(24);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     pub token: String,
+    pub tenant: TenantId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the store keeps of a token: its hash (to resolve a presented token) and the nonce
+/// it was derived from (to derive it again for the holder of the app secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub hash: String,
+    pub nonce: String,
+}
+
+/// The store's answer to an issue request: the valid token's nonce and its new expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub nonce: String,
     pub tenant: TenantId,
     pub expires_at: DateTime<Utc>,
 }
@@ -42,27 +65,71 @@ pub async fn issue_token(
         return Err(AuthError::BadCredentials);
     }
     let now = clock.now();
-    store
-        .issue_token(tenant.id, &new_token(), now, now + ttl)
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let candidate = TokenRecord {
+        hash: token_hash(&derive_token(app_secret, tenant.id, &nonce)),
+        nonce,
+    };
+    let issued = store
+        .issue_token(tenant.id, &candidate, now, now + ttl)
         .await
-        .map_err(AuthError::Store)
+        .map_err(AuthError::Store)?;
+    Ok(ApiToken {
+        token: derive_token(app_secret, tenant.id, &issued.nonce),
+        tenant: issued.tenant,
+        expires_at: issued.expires_at,
+    })
 }
 
-/// 39 random bytes as standard base64: 52 characters, the length of the documented example.
-fn new_token() -> String {
-    let raw: [u8; 32] = rand::random();
-    let tail: [u8; 7] = rand::random();
-    let mut bytes = raw.to_vec();
-    bytes.extend_from_slice(&tail);
+/// The tenant a presented token belongs to, if it exists and is valid at `now`.
+pub async fn token_owner(
+    store: &dyn Store,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<TenantId, StoreError> {
+    store.token_owner(&token_hash(token), now).await
+}
+
+/// How a token is found again: the hex SHA-256 of its text.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// HMAC-SHA256 of the tenant and nonce, keyed with the app secret, plus 7 more bytes of the
+/// same construction: 39 bytes as standard base64, 52 characters, the length of the
+/// documented example.
+fn derive_token(app_secret: &str, tenant: TenantId, nonce: &str) -> String {
+    let block = |counter: u8| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(format!("tiller-token:{}:{nonce}:{counter}", tenant.0).as_bytes());
+        mac.finalize().into_bytes()
+    };
+    let mut bytes = block(0).to_vec();
+    bytes.extend_from_slice(&block(1)[..7]);
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn tokens_are_52_chars_and_fresh() {
-        let a = super::new_token();
+    fn tokens_are_52_chars_and_depend_on_secret_tenant_and_nonce() {
+        let a = derive_token("secret", TenantId(1), "n1");
         assert_eq!(a.len(), 52);
-        assert_ne!(a, super::new_token());
+        assert_eq!(a, derive_token("secret", TenantId(1), "n1"));
+        assert_ne!(a, derive_token("other", TenantId(1), "n1"));
+        assert_ne!(a, derive_token("secret", TenantId(2), "n1"));
+        assert_ne!(a, derive_token("secret", TenantId(1), "n2"));
+    }
+
+    #[test]
+    fn the_stored_hash_is_not_the_token() {
+        let token = derive_token("secret", TenantId(1), "n1");
+        let hash = token_hash(&token);
+        assert_eq!(hash.len(), 64);
+        assert!(!hash.contains(&token));
+        assert_eq!(hash, token_hash(&token));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::ApiToken,
+    auth::{IssuedToken, TokenRecord},
     conversations::{
         CallId, ChatRecord, ChatRecordQuery, Inbound, MessageQuery, NewSession, Session,
         SessionChange, SessionQuery, StoredMessage,
@@ -44,12 +44,12 @@ pub trait TokenStore: Send + Sync {
     async fn issue_token(
         &self,
         t: TenantId,
-        candidate: &str,
+        candidate: &TokenRecord,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> StoreResult<ApiToken>;
-    /// The token's owner, if the token exists and has not expired at `now`.
-    async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
+    ) -> StoreResult<IssuedToken>;
+    /// The owner of the token with this hash, if it exists and has not expired at `now`.
+    async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
 }
 
 /// The events that report a user's new messages to the agent side, given the session as it

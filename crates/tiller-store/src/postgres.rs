@@ -13,7 +13,7 @@ use sqlx::{
     postgres::{PgPool, PgPoolOptions},
 };
 use tiller_core::{
-    auth::ApiToken,
+    auth::{IssuedToken, TokenRecord},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store, TenantStore, TokenStore},
     tenant::{NewTenant, Tenant},
@@ -120,10 +120,10 @@ impl TokenStore for PgStore {
     async fn issue_token(
         &self,
         t: TenantId,
-        candidate: &str,
+        candidate: &TokenRecord,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> StoreResult<ApiToken> {
+    ) -> StoreResult<IssuedToken> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // Locking the tenant row serialises concurrent requests from several nodes, so a
         // tenant keeps one valid token.
@@ -132,8 +132,8 @@ impl TokenStore for PgStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
-        let valid: Option<String> = sqlx::query_scalar(
-            "SELECT token FROM api_tokens WHERE tenant_id = $1 AND expires_at > $2 \
+        let valid: Option<(String, String)> = sqlx::query_as(
+            "SELECT token_hash, nonce FROM api_tokens WHERE tenant_id = $1 AND expires_at > $2 \
              ORDER BY expires_at DESC LIMIT 1",
         )
         .bind(t.0)
@@ -141,14 +141,14 @@ impl TokenStore for PgStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        let token = if let Some(token) = valid {
-            sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE token = $2")
+        let nonce = if let Some((hash, nonce)) = valid {
+            sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE token_hash = $2")
                 .bind(to_millis(expires_at))
-                .bind(&token)
+                .bind(&hash)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
-            token
+            nonce
         } else {
             sqlx::query("DELETE FROM api_tokens WHERE tenant_id = $1 AND expires_at <= $2")
                 .bind(t.0)
@@ -157,31 +157,32 @@ impl TokenStore for PgStore {
                 .await
                 .map_err(store_error)?;
             sqlx::query(
-                "INSERT INTO api_tokens (token, tenant_id, issued_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO api_tokens (token_hash, nonce, tenant_id, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(candidate)
+            .bind(&candidate.hash)
+            .bind(&candidate.nonce)
             .bind(t.0)
             .bind(to_millis(now))
             .bind(to_millis(expires_at))
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-            candidate.to_owned()
+            candidate.nonce.clone()
         };
         tx.commit().await.map_err(store_error)?;
-        Ok(ApiToken {
-            token,
+        Ok(IssuedToken {
+            nonce,
             tenant: t,
             expires_at: from_millis(to_millis(expires_at)),
         })
     }
 
-    async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
+    async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
         let id: i64 = sqlx::query_scalar(
-            "SELECT tenant_id FROM api_tokens WHERE token = $1 AND expires_at > $2",
+            "SELECT tenant_id FROM api_tokens WHERE token_hash = $1 AND expires_at > $2",
         )
-        .bind(token)
+        .bind(token_hash)
         .bind(to_millis(now))
         .fetch_one(&self.pool)
         .await

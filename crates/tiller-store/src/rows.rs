@@ -21,6 +21,13 @@ impl SqliteRow for String {
     }
 }
 
+/// Two text columns.
+impl SqliteRow for (String, String) {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((r.get(0)?, r.get(1)?))
+    }
+}
+
 impl SqliteRow for (i64, i64) {
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok((r.get(0)?, r.get(1)?))

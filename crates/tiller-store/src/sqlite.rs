@@ -22,7 +22,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tiller_core::{
-    auth::ApiToken,
+    auth::{IssuedToken, TokenRecord},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store, TenantStore, TokenStore},
     tenant::{NewTenant, Tenant},
@@ -156,28 +156,29 @@ impl TokenStore for SqliteStore {
     async fn issue_token(
         &self,
         t: TenantId,
-        candidate: &str,
+        candidate: &TokenRecord,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> StoreResult<ApiToken> {
-        let candidate = candidate.to_owned();
+    ) -> StoreResult<IssuedToken> {
+        let candidate = candidate.clone();
         // The writer thread serialises this read-then-write.
-        let token = self
+        let nonce = self
             .writer
             .run(move |tx| {
-                let valid: Option<String> = optional(
+                let valid: Option<(String, String)> = optional(
                     tx,
-                    "SELECT token FROM api_tokens WHERE tenant_id = ? AND expires_at > ? \
+                    "SELECT token_hash, nonce FROM api_tokens \
+                     WHERE tenant_id = ? AND expires_at > ? \
                      ORDER BY expires_at DESC LIMIT 1",
                     params![t.0, to_millis(now)],
                 )?;
-                if let Some(token) = valid {
+                if let Some((hash, nonce)) = valid {
                     execute(
                         tx,
-                        "UPDATE api_tokens SET expires_at = ? WHERE token = ?",
-                        params![to_millis(expires_at), &token],
+                        "UPDATE api_tokens SET expires_at = ? WHERE token_hash = ?",
+                        params![to_millis(expires_at), &hash],
                     )?;
-                    return Ok(token);
+                    return Ok(nonce);
                 }
                 execute(
                     tx,
@@ -186,26 +187,32 @@ impl TokenStore for SqliteStore {
                 )?;
                 execute(
                     tx,
-                    "INSERT INTO api_tokens (token, tenant_id, issued_at, expires_at) \
-                     VALUES (?, ?, ?, ?)",
-                    params![&candidate, t.0, to_millis(now), to_millis(expires_at)],
+                    "INSERT INTO api_tokens (token_hash, nonce, tenant_id, issued_at, expires_at) \
+                     VALUES (?, ?, ?, ?, ?)",
+                    params![
+                        &candidate.hash,
+                        &candidate.nonce,
+                        t.0,
+                        to_millis(now),
+                        to_millis(expires_at)
+                    ],
                 )?;
-                Ok(candidate)
+                Ok(candidate.nonce)
             })
             .await?;
-        Ok(ApiToken {
-            token,
+        Ok(IssuedToken {
+            nonce,
             tenant: t,
             expires_at: from_millis(to_millis(expires_at)),
         })
     }
 
-    async fn token_owner(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
+    async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
         let id: i64 = self.readers.read(|c| {
             one(
                 c,
-                "SELECT tenant_id FROM api_tokens WHERE token = ? AND expires_at > ?",
-                params![token, to_millis(now)],
+                "SELECT tenant_id FROM api_tokens WHERE token_hash = ? AND expires_at > ?",
+                params![token_hash, to_millis(now)],
             )
         })?;
         Ok(TenantId(id))

@@ -15,10 +15,8 @@ pub struct TestDatabase {
 }
 
 enum Cleanup {
-    Sqlite(
-        #[expect(dead_code, reason = "held only so the directory outlives the test")]
-        tempfile::TempDir,
-    ),
+    /// The directory also keeps the files alive for the test's length.
+    Sqlite(tempfile::TempDir),
     Postgres {
         admin_url: String,
         name: String,
@@ -61,6 +59,43 @@ impl TestDatabase {
         match Self::postgres().await {
             Some(db) => db,
             None => Self::sqlite(),
+        }
+    }
+
+    /// Whether `needle` appears anywhere in the stored data: in the bytes of the SQLite
+    /// files (database, WAL), or in the text form of any row of any PostgreSQL table. For
+    /// tests that a secret is not kept at rest.
+    pub async fn holds_text(&self, needle: &str) -> bool {
+        match &self.cleanup {
+            Cleanup::Sqlite(dir) => std::fs::read_dir(dir.path())
+                .expect("test db dir")
+                .filter_map(Result::ok)
+                .filter_map(|entry| std::fs::read(entry.path()).ok())
+                .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes())),
+            Cleanup::Postgres { .. } => {
+                let mut conn = PgConnection::connect(&self.url).await.expect("test db");
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT quote_ident(table_name) FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .expect("list tables");
+                for table in tables {
+                    let sql = format!(
+                        "SELECT EXISTS (SELECT 1 FROM {table} t WHERE strpos(t::text, $1) > 0)"
+                    );
+                    let found: bool = sqlx::query_scalar(&sql)
+                        .bind(needle)
+                        .fetch_one(&mut conn)
+                        .await
+                        .expect("scan table");
+                    if found {
+                        return true;
+                    }
+                }
+                false
+            }
         }
     }
 }

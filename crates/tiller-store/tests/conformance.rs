@@ -7,7 +7,7 @@
 //! fresh PostgreSQL database whenever `TILLER_TEST_PG_URL` is set (CI always sets it).
 
 use chrono::Duration;
-use tiller_core::{store::DynStore, tenant::NewTenant, Clock, StoreError};
+use tiller_core::{auth::TokenRecord, store::DynStore, tenant::NewTenant, Clock, StoreError};
 use tiller_store::{connect, testing::TestDatabase, ConnectOptions};
 use tiller_testkit::ManualClock;
 
@@ -98,6 +98,14 @@ async fn tenant_story(store: DynStore) {
     assert_eq!(listed, vec![acme.id, beta.id]);
 }
 
+/// A token record named `n`: hash `h-n`, nonce `n-n`.
+fn rec(n: &str) -> TokenRecord {
+    TokenRecord {
+        hash: format!("h-{n}"),
+        nonce: format!("n-{n}"),
+    }
+}
+
 async fn token_story(store: DynStore) {
     let clock = ManualClock::new();
     let ttl = Duration::hours(24);
@@ -107,42 +115,47 @@ async fn token_story(store: DynStore) {
     let b = store.insert_tenant(&b, clock.now()).await.unwrap();
 
     let first = store
-        .issue_token(a.id, "tok-1", clock.now(), clock.now() + ttl)
+        .issue_token(a.id, &rec("1"), clock.now(), clock.now() + ttl)
         .await
         .unwrap();
-    assert_eq!(first.token, "tok-1");
-    assert_eq!(store.token_owner("tok-1", clock.now()).await.unwrap(), a.id);
+    assert_eq!(first.nonce, "n-1");
+    assert_eq!(store.token_owner("h-1", clock.now()).await.unwrap(), a.id);
 
-    // Asking again while valid returns the same token, valid 24 h from the new request.
+    // Asking again while valid returns the same token's nonce, valid 24 h from the new
+    // request.
     clock.advance(Duration::hours(23));
     let again = store
-        .issue_token(a.id, "tok-2", clock.now(), clock.now() + ttl)
+        .issue_token(a.id, &rec("2"), clock.now(), clock.now() + ttl)
         .await
         .unwrap();
-    assert_eq!(again.token, "tok-1");
+    assert_eq!(again.nonce, "n-1");
     assert_eq!(again.expires_at, clock.now() + ttl);
+    assert!(matches!(
+        store.token_owner("h-2", clock.now()).await,
+        Err(StoreError::NotFound)
+    ));
     clock.advance(Duration::hours(2));
-    assert_eq!(store.token_owner("tok-1", clock.now()).await.unwrap(), a.id);
+    assert_eq!(store.token_owner("h-1", clock.now()).await.unwrap(), a.id);
 
     // Another tenant never receives or resolves to A's token.
     let other = store
-        .issue_token(b.id, "tok-b", clock.now(), clock.now() + ttl)
+        .issue_token(b.id, &rec("b"), clock.now(), clock.now() + ttl)
         .await
         .unwrap();
-    assert_eq!(other.token, "tok-b");
-    assert_eq!(store.token_owner("tok-b", clock.now()).await.unwrap(), b.id);
+    assert_eq!(other.nonce, "n-b");
+    assert_eq!(store.token_owner("h-b", clock.now()).await.unwrap(), b.id);
 
     // Once expired it resolves to nothing, and the next request stores a new token.
     clock.advance(Duration::hours(23));
     assert!(matches!(
-        store.token_owner("tok-1", clock.now()).await,
+        store.token_owner("h-1", clock.now()).await,
         Err(StoreError::NotFound)
     ));
     let fresh = store
-        .issue_token(a.id, "tok-3", clock.now(), clock.now() + ttl)
+        .issue_token(a.id, &rec("3"), clock.now(), clock.now() + ttl)
         .await
         .unwrap();
-    assert_eq!(fresh.token, "tok-3");
+    assert_eq!(fresh.nonce, "n-3");
     assert!(matches!(
         store.token_owner("unknown", clock.now()).await,
         Err(StoreError::NotFound)

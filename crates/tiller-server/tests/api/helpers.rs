@@ -27,7 +27,7 @@ pub struct TestApp {
     pub outbox: Arc<OutboxWorker>,
     pub robots: Arc<RobotWorker>,
     shutdown: Option<oneshot::Sender<()>>,
-    _db: TestDatabase,
+    pub db: TestDatabase,
     _files: tempfile::TempDir,
 }
 
@@ -108,7 +108,7 @@ impl TestApp {
             outbox,
             robots,
             shutdown: Some(tx),
-            _db: db,
+            db,
             _files: files,
         }
     }
