@@ -8,7 +8,7 @@ use rand::{distributions::Alphanumeric, Rng};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{ids::TenantId, Secret};
+use crate::{ids::TenantId, store::TenantStore, Secret, StoreError};
 
 /// A stored tenant. The app secret is only a hash (it is only ever compared); the two
 /// signing secrets are kept in clear because HMAC verification needs them.
@@ -61,12 +61,46 @@ pub struct IssuedCredentials {
     pub access_secret: Secret,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum TenantError {
     #[error("tenant name must be 1 to 100 characters without control characters")]
     InvalidName,
-    #[error("tenant name must contain at least one letter or digit")]
-    EmptyCompanyCode,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How many numbered codes (`acme_2` … `acme_50`) are tried before a random suffix.
+const NUMBERED_CODES: u32 = 50;
+
+/// Creates a tenant: validates the name, derives a company code that no other tenant has
+/// and issues fresh credentials. A code already taken gets a suffix (`acme_lending_2`),
+/// so two names never merge into one company.
+pub async fn create_tenant(
+    store: &dyn TenantStore,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(Tenant, IssuedCredentials), TenantError> {
+    let (mut new, issued) = NewTenant::generate(name)?;
+    let base = new.company.clone();
+    for attempt in 1.. {
+        match store.insert_tenant(&new, now).await {
+            Err(StoreError::Conflict(what)) if what == "company" => {
+                new.company = company_code_candidate(&base, attempt + 1);
+            }
+            other => return Ok((other?, issued)),
+        }
+    }
+    unreachable!("the candidates never run out")
+}
+
+/// The code tried at `attempt` (1-based) for a base code: the base itself, then
+/// `base_2` … `base_50`, then `base_` and 8 random hex digits.
+pub fn company_code_candidate(base: &str, attempt: u32) -> String {
+    match attempt {
+        0 | 1 => base.to_owned(),
+        n if n <= NUMBERED_CODES => format!("{base}_{n}"),
+        _ => format!("{base}_{}", hex::encode(rand::random::<[u8; 4]>())),
+    }
 }
 
 impl NewTenant {
@@ -77,9 +111,6 @@ impl NewTenant {
             return Err(TenantError::InvalidName);
         }
         let company = company_code(name);
-        if company.is_empty() {
-            return Err(TenantError::EmptyCompanyCode);
-        }
         let issued = IssuedCredentials {
             // Shapes follow the published examples: base64-ish app pair, 32-hex sign key,
             // nxlink-style `AK-…` access key.
@@ -114,10 +145,19 @@ pub fn hash_app_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Lowercase ASCII letters and digits, other runs collapsed to `_`: `Acme Lending` → `acme_lending`.
+/// The longest company code derived from a name (a suffix may follow).
+const MAX_CODE_LEN: usize = 48;
+
+/// The name transliterated to ASCII (`顺丰 Express` → `Shun Feng Express`), then lowercase
+/// letters and digits with other runs collapsed to `_`: `shun_feng_express`. A name with
+/// nothing to transliterate gives `tenant`.
 pub fn company_code(name: &str) -> String {
-    let mut code = String::with_capacity(name.len());
-    for c in name.chars() {
+    let ascii = deunicode::deunicode_with_tofu(name, "_");
+    let mut code = String::with_capacity(ascii.len());
+    for c in ascii.chars() {
+        if code.len() >= MAX_CODE_LEN {
+            break;
+        }
         if c.is_ascii_alphanumeric() {
             code.push(c.to_ascii_lowercase());
         } else if !code.is_empty() && !code.ends_with('_') {
@@ -127,7 +167,11 @@ pub fn company_code(name: &str) -> String {
     while code.ends_with('_') {
         code.pop();
     }
-    code
+    if code.is_empty() {
+        "tenant".to_owned()
+    } else {
+        code
+    }
 }
 
 fn random_b64(bytes: usize) -> String {
@@ -152,27 +196,38 @@ mod tests {
     fn company_code_is_a_slug() {
         assert_eq!(company_code("Acme Lending"), "acme_lending");
         assert_eq!(company_code("  --Foo..Bar--  "), "foo_bar");
-        assert_eq!(company_code("测试"), "");
+    }
+
+    #[test]
+    fn company_codes_keep_non_latin_names_apart() {
+        assert_eq!(company_code("客服中心"), "ke_fu_zhong_xin");
+        assert_eq!(company_code("顺丰 Express"), "shun_feng_express");
+        assert_eq!(company_code("中通 Express"), "zhong_tong_express");
+        assert_eq!(company_code("Café Müller"), "cafe_muller");
+        assert_eq!(company_code("\u{e000}\u{e001}"), "tenant");
+        let long = company_code(&"长".repeat(100));
+        assert!(long.len() <= MAX_CODE_LEN && !long.ends_with('_'), "{long}");
+    }
+
+    #[test]
+    fn taken_codes_get_a_numbered_then_a_random_suffix() {
+        assert_eq!(company_code_candidate("acme", 1), "acme");
+        assert_eq!(company_code_candidate("acme", 2), "acme_2");
+        assert_eq!(company_code_candidate("acme", 50), "acme_50");
+        let random = company_code_candidate("acme", 51);
+        assert!(random.starts_with("acme_") && random.len() == "acme_".len() + 8);
+        assert_ne!(random, company_code_candidate("acme", 51));
     }
 
     #[test]
     fn generate_validates_names() {
-        assert_eq!(
-            NewTenant::generate("  ").unwrap_err(),
-            TenantError::InvalidName
-        );
-        assert_eq!(
-            NewTenant::generate("a\nb").unwrap_err(),
-            TenantError::InvalidName
-        );
-        assert_eq!(
-            NewTenant::generate("测试").unwrap_err(),
-            TenantError::EmptyCompanyCode
-        );
-        assert_eq!(
-            NewTenant::generate(&"x".repeat(101)).unwrap_err(),
-            TenantError::InvalidName
-        );
+        for bad in ["  ", "a\nb", &"x".repeat(101)] {
+            assert!(matches!(
+                NewTenant::generate(bad),
+                Err(TenantError::InvalidName)
+            ));
+        }
+        assert_eq!(NewTenant::generate("测试").unwrap().0.company, "ce_shi");
     }
 
     #[test]

@@ -14,8 +14,7 @@ use serde_json::json;
 use tiller_core::{
     signing::{airudder, nxlink},
     store::DynStore,
-    tenant::NewTenant,
-    Clock as _, StoreError, SystemClock,
+    Clock as _, SystemClock,
 };
 
 mod robot;
@@ -236,13 +235,8 @@ async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
 }
 
 async fn create_tenant(store: &DynStore, name: &str) -> anyhow::Result<()> {
-    let (new, issued) = NewTenant::generate(name)?;
-    let tenant = match store.insert_tenant(&new, SystemClock.now()).await {
-        Err(StoreError::Conflict(what)) => {
-            anyhow::bail!("a tenant with this {what} already exists ({})", new.company)
-        }
-        other => other?,
-    };
+    let (tenant, issued) =
+        tiller_core::tenant::create_tenant(&**store, name, SystemClock.now()).await?;
     let out = json!({
         "tenant_id": tenant.id.0,
         "name": tenant.name,

@@ -59,20 +59,29 @@ fn tenant_create_prints_one_object_with_every_credential_and_list_hides_secrets(
     }
     assert_eq!(t["company"], "acme_lending");
 
-    let again = tiller(&[
-        "tenant",
-        "create",
-        "--name",
-        "acme lending",
-        "--database-url",
-        &url,
-    ]);
-    assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // A name whose code is taken is a new company with a suffixed code, never a merge;
+    // names outside ASCII keep their own codes.
+    let create = |name: &str| -> Value {
+        let out = stdout(&tiller(&[
+            "tenant",
+            "create",
+            "--name",
+            name,
+            "--database-url",
+            &url,
+        ]));
+        serde_json::from_str(&out).unwrap()
+    };
+    let again = create("acme lending");
+    assert_eq!(again["company"], "acme_lending_2");
+    assert_ne!(again["tenant_id"], t["tenant_id"]);
+    assert_eq!(create("顺丰 Express")["company"], "shun_feng_express");
+    assert_eq!(create("中通 Express")["company"], "zhong_tong_express");
+    assert_eq!(create("客服中心")["company"], "ke_fu_zhong_xin");
 
     let listed = stdout(&tiller(&["tenant", "list", "--database-url", &url]));
     let list: Value = serde_json::from_str(&listed).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list.as_array().unwrap().len(), 5);
     assert_eq!(list[0]["sign_key"], t["sign_key"]);
     for secret in ["app_secret", "sign_secret", "access_secret"] {
         assert!(
