@@ -11,7 +11,10 @@ mod event;
 pub mod schedule;
 pub mod signing;
 
-pub use endpoint::{Endpoint, EndpointHealth, EndpointPatch, NewEndpoint};
+pub use endpoint::{
+    check_endpoint, Endpoint, EndpointError, EndpointHealth, EndpointPatch, EndpointTarget,
+    NewEndpoint,
+};
 pub use event::{
     AttemptRecord, ClaimedDelivery, DeliveryState, EventQuery, EventRecord, EventSummary,
     MessageStatusUpdate, NewEvent, OutboxStats, Outcome,
@@ -47,4 +50,15 @@ pub mod event_types {
     pub const SESSION_END: &str = "session.end";
     /// An endpoint was disabled after failing continuously.
     pub const ENDPOINT_DISABLED: &str = "endpoint.disabled";
+
+    /// Every type above: what an endpoint may subscribe to.
+    pub const ALL: &[&str] = &[
+        MESSAGE_SEND,
+        MESSAGE_RECEIVE,
+        MESSAGE_STATUS,
+        SESSION_TRANSFER,
+        SESSION_CLOSE,
+        SESSION_END,
+        ENDPOINT_DISABLED,
+    ];
 }

@@ -51,10 +51,8 @@ impl App {
         let files = Arc::new(LocalFiles::new(&cfg.files.dir));
         let wake = Arc::new(Notify::new());
         let waker: Arc<dyn OutboxWaker> = Arc::new(NotifyWaker(wake.clone()));
-        let client = OutboundClient::new(
-            AddressGuard::new(cfg.allowed_networks()?),
-            cfg.outbound.max_response_bytes,
-        )?;
+        let guard = Arc::new(AddressGuard::new(cfg.allowed_networks()?));
+        let client = OutboundClient::new((*guard).clone(), cfg.outbound.max_response_bytes)?;
         let metrics = Arc::new(Metrics::new());
         let robots = Arc::new(RobotEngine::new(
             store.clone(),
@@ -102,6 +100,7 @@ impl App {
             files,
             credentials,
             outbox: waker,
+            guard,
         };
         Ok(App {
             listener,

@@ -173,7 +173,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load(cmd.db(), None)?;
             quiet_logs();
             let store = open_store(&cfg).await?;
-            say(&webhook::run(cmd, &store).await?)
+            let guard = crate::outbound::AddressGuard::new(cfg.allowed_networks()?);
+            say(&webhook::run(cmd, &store, &guard).await?)
         }
         Command::Robot(robot::RobotCommand::Test { file, script, json }) => {
             let (report, passed) = robot::test(&file, &script, json)?;

@@ -7,7 +7,9 @@ use tiller_core::{
     webhooks::OutboxWaker, SharedClock,
 };
 
-use crate::{config::Config, http::auth::CredentialCache, metrics::Metrics};
+use crate::{
+    config::Config, http::auth::CredentialCache, metrics::Metrics, outbound::AddressGuard,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,4 +23,6 @@ pub struct AppState {
     pub credentials: Arc<CredentialCache>,
     /// Wakes this node's delivery worker after a write that made deliveries due.
     pub outbox: Arc<dyn OutboxWaker>,
+    /// Which addresses outbound requests may reach; endpoints are checked against it.
+    pub guard: Arc<AddressGuard>,
 }

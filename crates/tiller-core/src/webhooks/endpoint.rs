@@ -1,8 +1,76 @@
 //! Endpoints: where a tenant wants its events, with the secrets that sign them.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 
 use crate::{Secret, TenantId};
+
+use super::event_types;
+
+/// Where an endpoint's URL points, for the address check that needs the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointTarget {
+    Ip(IpAddr),
+    /// A DNS name, with the URL's port (or the scheme's).
+    Domain(String, u16),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("url: {0}")]
+    Url(String),
+    #[error("url must be an http or https URL with a host")]
+    Scheme,
+    #[error("url {0} points at this machine (localhost); deliveries to it would be refused")]
+    Localhost(String),
+    #[error("events must name at least one event type; leave it out for every event")]
+    NoEvents,
+    #[error("unknown event type {0:?}; known types: {known}", known = event_types::ALL.join(", "))]
+    UnknownEvent(String),
+}
+
+/// The rules an endpoint's URL and event list meet before it is stored: an http(s) URL
+/// with a host that is not a localhost name, and known event types. Returns what the
+/// address check (the outbound guard, which also runs at every delivery) must look at.
+/// With `force`, unknown event types are accepted (the caller said so explicitly).
+pub fn check_endpoint(
+    url: &str,
+    events: Option<&[String]>,
+    force: bool,
+) -> Result<EndpointTarget, EndpointError> {
+    let parsed = url::Url::parse(url).map_err(|e| EndpointError::Url(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(EndpointError::Scheme);
+    }
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let target = match parsed.host() {
+        None => return Err(EndpointError::Scheme),
+        Some(url::Host::Ipv4(ip)) => EndpointTarget::Ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => EndpointTarget::Ip(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if !force && (name == "localhost" || name.ends_with(".localhost")) {
+                return Err(EndpointError::Localhost(url.to_owned()));
+            }
+            EndpointTarget::Domain(name, port)
+        }
+    };
+    if let Some(events) = events {
+        if events.is_empty() || events.iter().any(|e| e.trim().is_empty()) {
+            return Err(EndpointError::NoEvents);
+        }
+        if !force {
+            if let Some(unknown) = events
+                .iter()
+                .find(|e| !event_types::ALL.contains(&e.as_str()))
+            {
+                return Err(EndpointError::UnknownEvent(unknown.clone()));
+            }
+        }
+    }
+    Ok(target)
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
@@ -60,4 +128,59 @@ pub struct EndpointHealth {
     pub dead: u64,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(list: &[&str]) -> Vec<String> {
+        list.iter().map(|&e| e.to_owned()).collect()
+    }
+
+    #[test]
+    fn urls_name_a_host_over_http_or_https() {
+        assert_eq!(
+            check_endpoint("https://hooks.example.com/x", None, false),
+            Ok(EndpointTarget::Domain("hooks.example.com".into(), 443))
+        );
+        assert_eq!(
+            check_endpoint("http://10.0.0.5:8080/x", None, false),
+            Ok(EndpointTarget::Ip("10.0.0.5".parse().unwrap()))
+        );
+        assert_eq!(
+            check_endpoint("http://[::1]/x", None, false),
+            Ok(EndpointTarget::Ip("::1".parse().unwrap()))
+        );
+        assert_eq!(
+            check_endpoint("ftp://x/y", None, false),
+            Err(EndpointError::Scheme)
+        );
+        assert!(matches!(
+            check_endpoint("not a url", None, false),
+            Err(EndpointError::Url(_))
+        ));
+        for local in ["http://localhost:9/x", "http://api.LOCALHOST./x"] {
+            assert!(matches!(
+                check_endpoint(local, None, false),
+                Err(EndpointError::Localhost(_))
+            ));
+            assert!(check_endpoint(local, None, true).is_ok());
+        }
+    }
+
+    #[test]
+    fn events_are_known_types_unless_forced() {
+        let ok = events(&["message.send", "session.end"]);
+        assert!(check_endpoint("https://h/x", Some(&ok), false).is_ok());
+        let typo = events(&["message.sent"]);
+        let err = check_endpoint("https://h/x", Some(&typo), false).unwrap_err();
+        assert_eq!(err, EndpointError::UnknownEvent("message.sent".into()));
+        assert!(err.to_string().contains("message.send"), "{err}");
+        assert!(check_endpoint("https://h/x", Some(&typo), true).is_ok());
+        assert_eq!(
+            check_endpoint("https://h/x", Some(&[]), true),
+            Err(EndpointError::NoEvents)
+        );
+    }
 }

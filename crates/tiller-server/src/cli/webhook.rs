@@ -13,6 +13,7 @@ use super::DbArgs;
 use crate::http::api::webhooks::wire::{
     self, AttemptOut, EndpointHealthOut, EndpointOut, EventOut,
 };
+use crate::outbound::AddressGuard;
 
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {
@@ -28,6 +29,10 @@ pub enum WebhookCommand {
         /// Encrypt payloads with a per-endpoint AES-256-GCM key (printed once).
         #[arg(long)]
         encrypt: bool,
+        /// Store the URL even if its address is one deliveries may not reach (loopback,
+        /// private, metadata; see outbound.allowed_networks), and unknown event types.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -106,7 +111,11 @@ impl WebhookCommand {
 }
 
 /// Runs the command and returns the JSON to print.
-pub async fn run(cmd: WebhookCommand, store: &DynStore) -> anyhow::Result<String> {
+pub async fn run(
+    cmd: WebhookCommand,
+    store: &DynStore,
+    guard: &AddressGuard,
+) -> anyhow::Result<String> {
     let now = SystemClock.now();
     match cmd {
         WebhookCommand::Add {
@@ -114,10 +123,17 @@ pub async fn run(cmd: WebhookCommand, store: &DynStore) -> anyhow::Result<String
             url,
             events,
             encrypt,
+            force,
             ..
         } => {
             let t = existing(store, tenant.id).await?;
-            let created = wire::create_endpoint(store, t, &url, events, encrypt, now)
+            let request = wire::EndpointRequest {
+                url,
+                events,
+                encrypt,
+                force,
+            };
+            let created = wire::create_endpoint(store, guard, t, request, now)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(serde_json::to_string(&created)?)

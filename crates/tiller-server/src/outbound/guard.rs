@@ -9,6 +9,7 @@ use std::{
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use tiller_core::webhooks::EndpointTarget;
 
 #[derive(Debug, Clone, Default)]
 pub struct AddressGuard {
@@ -27,7 +28,39 @@ impl AddressGuard {
         };
         is_public(ip) || self.allowed.iter().any(|net| net.contains(&ip))
     }
+
+    /// Whether deliveries to an endpoint's target would be refused, checked when the
+    /// endpoint is added so the operator hears of it then, not after the retry schedule.
+    /// A name that does not resolve (yet) passes: the check repeats at every delivery.
+    pub async fn check_target(&self, target: &EndpointTarget) -> Result<(), String> {
+        let refused = |ip: IpAddr| {
+            format!(
+                "{ip} is a loopback, private, link-local or metadata address that outbound \
+                 requests may not reach; add its network to outbound.allowed_networks"
+            )
+        };
+        match target {
+            EndpointTarget::Ip(ip) if self.permits(*ip) => Ok(()),
+            EndpointTarget::Ip(ip) => Err(refused(*ip)),
+            EndpointTarget::Domain(name, port) => {
+                let lookup = tokio::net::lookup_host((name.as_str(), *port));
+                let Ok(Ok(found)) = tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await else {
+                    return Ok(());
+                };
+                let found: Vec<IpAddr> = found.map(|a| a.ip()).collect();
+                match found.iter().find(|ip| !self.permits(**ip)) {
+                    Some(ip) if found.iter().all(|ip| !self.permits(*ip)) => {
+                        Err(format!("{name} resolves to {}", refused(*ip)))
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
 }
+
+/// How long adding an endpoint waits for its host name to resolve.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn is_public(ip: IpAddr) -> bool {
     match ip {
@@ -119,5 +152,26 @@ mod tests {
         assert!(open.permits("127.0.0.1".parse().unwrap()));
         assert!(open.permits("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!open.permits("127.0.0.2".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn endpoint_targets_are_checked_before_they_are_stored() {
+        let closed = AddressGuard::default();
+        let ip = |s: &str| EndpointTarget::Ip(s.parse().unwrap());
+        let err = closed
+            .check_target(&ip("169.254.169.254"))
+            .await
+            .unwrap_err();
+        assert!(err.contains("outbound.allowed_networks"), "{err}");
+        assert!(closed.check_target(&ip("8.8.8.8")).await.is_ok());
+        // A name resolving to loopback only is refused like the literal.
+        let name = EndpointTarget::Domain("localhost".into(), 80);
+        assert!(closed.check_target(&name).await.is_err());
+        let open = AddressGuard::new(vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "::1/128".parse().unwrap(),
+        ]);
+        assert!(open.check_target(&name).await.is_ok());
+        assert!(open.check_target(&ip("127.0.0.1")).await.is_ok());
     }
 }

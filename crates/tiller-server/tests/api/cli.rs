@@ -460,3 +460,63 @@ fn the_cli_imports_robots_and_tests_flows_offline() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("hello there"), "{report}");
 }
+
+#[test]
+fn webhook_add_refuses_what_deliveries_would_refuse_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let t: Value = serde_json::from_str(&stdout(&tiller(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme",
+        "--database-url",
+        &url,
+    ])))
+    .unwrap();
+    let tenant = t["tenant_id"].to_string();
+    // The outbound guard's refusal is said at add time, with the way out.
+    let local = tiller(&[
+        "webhook",
+        "add",
+        "--tenant",
+        &tenant,
+        "--url",
+        "http://127.0.0.1:9/hook",
+        "--database-url",
+        &url,
+    ]);
+    assert!(!local.status.success());
+    let stderr = String::from_utf8_lossy(&local.stderr);
+    assert!(stderr.contains("outbound.allowed_networks"), "{stderr}");
+    let forced = tiller(&[
+        "webhook",
+        "add",
+        "--tenant",
+        &tenant,
+        "--url",
+        "http://127.0.0.1:9/hook",
+        "--force",
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let unknown = tiller(&[
+        "webhook",
+        "add",
+        "--tenant",
+        &tenant,
+        "--url",
+        "https://hooks.example.com/x",
+        "--events",
+        "message.sent",
+        "--database-url",
+        &url,
+    ]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown event type"));
+}

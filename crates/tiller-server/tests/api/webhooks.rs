@@ -420,16 +420,97 @@ async fn an_endpoint_failing_for_too_long_is_disabled_with_an_event() {
 }
 
 #[tokio::test]
+async fn unknown_event_types_are_refused_unless_forced() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let create = |events: Value, force: bool| {
+        json!({"url": "http://127.0.0.1:9/x", "events": events, "force": force}).to_string()
+    };
+    let typo = app
+        .post_signed(
+            &t,
+            "/api/v1/webhook/endpoint/create",
+            &create(json!(["message.sent"]), false),
+        )
+        .await;
+    assert_eq!(typo.status, 400);
+    let message = typo.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("message.sent") && message.contains("message.send"),
+        "{message}"
+    );
+    let known = app
+        .post_signed(
+            &t,
+            "/api/v1/webhook/endpoint/create",
+            &create(json!(["message.send", "session.end"]), false),
+        )
+        .await;
+    assert_eq!(known.status, 200, "{}", known.text);
+    let forced = app
+        .post_signed(
+            &t,
+            "/api/v1/webhook/endpoint/create",
+            &create(json!(["custom.thing"]), true),
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{}", forced.text);
+    // An update is held to the same rule.
+    let id = known.json()["data"]["endpoint_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let update = app
+        .post_signed(
+            &t,
+            "/api/v1/webhook/endpoint/update",
+            &json!({"endpoint_id": id, "events": ["nope"]}).to_string(),
+        )
+        .await;
+    assert_eq!(update.status, 400, "{}", update.text);
+}
+
+#[tokio::test]
 async fn loopback_targets_are_refused_unless_allow_listed() {
     let app = TestApp::spawn_with(|cfg| cfg.outbound.allowed_networks = String::new()).await;
     let t = app.tenant("Acme").await;
     let rx = WebhookReceiver::start().await;
-    app.post_signed(
-        &t,
-        "/api/v1/webhook/endpoint/create",
-        &json!({"url": rx.url}).to_string(),
-    )
-    .await;
+    // Refused when added, with what to do about it; nothing is stored…
+    for url in [
+        rx.url.clone(),
+        "http://169.254.169.254/latest".to_owned(),
+        "http://localhost:9/x".to_owned(),
+    ] {
+        let refused = app
+            .post_signed(
+                &t,
+                "/api/v1/webhook/endpoint/create",
+                &json!({ "url": url }).to_string(),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{url}: {}", refused.text);
+        let v = refused.json();
+        assert_eq!(v["code"], 400);
+        let message = v["message"].as_str().unwrap();
+        assert!(
+            message.contains("outbound.allowed_networks") || message.contains("localhost"),
+            "{message}"
+        );
+    }
+    let listed = app
+        .post_signed(&t, "/api/v1/webhook/endpoint/list", "{}")
+        .await
+        .json();
+    assert_eq!(listed["data"], json!([]));
+    // …unless forced, and then each delivery is still refused by the guard.
+    let forced = app
+        .post_signed(
+            &t,
+            "/api/v1/webhook/endpoint/create",
+            &json!({"url": rx.url, "force": true}).to_string(),
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{}", forced.text);
     let open = json!({"call_id":"c1","channel":"chatbot","channel_id":"x","user":{"id":"u"},"messages":[{"type":"text","text":"hi"}]});
     app.post_signed(&t, "/api/v1/channel/chatbot/message", &open.to_string())
         .await;

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use chrono::Duration;
 use serde::Deserialize;
-use tiller_core::webhooks::EndpointPatch;
+use tiller_core::webhooks::{check_endpoint, EndpointPatch};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -35,6 +35,10 @@ pub struct CreateEndpointIn {
     /// Encrypt payloads with a per-endpoint AES-256-GCM key.
     #[serde(default)]
     pub encrypt: bool,
+    /// Store the URL even if its address is one outbound requests may not reach
+    /// (loopback, private, metadata), and event types Tiller does not know.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// Adds a callback URL; the answer shows its secret (and encryption key) once.
@@ -45,12 +49,17 @@ async fn create_endpoint(
     req: Signed<CreateEndpointIn>,
 ) -> Result<V1<CreatedEndpointOut>, ApiError> {
     let b = req.body;
+    let request = wire::EndpointRequest {
+        url: b.url,
+        events: b.events,
+        encrypt: b.encrypt,
+        force: b.force,
+    };
     let created = wire::create_endpoint(
         &app.store,
+        &app.guard,
         req.tenant.id,
-        &b.url,
-        b.events,
-        b.encrypt,
+        request,
         app.clock.now(),
     )
     .await?;
@@ -85,6 +94,9 @@ pub struct UpdateEndpointIn {
     /// Re-enabling clears the failure record.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// As on create: store a URL the outbound guard refuses, or unknown event types.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// Changes an endpoint's URL, events or enabled flag.
@@ -97,9 +109,16 @@ async fn update_endpoint(
     let b = req.body;
     let events = b.events.map(|e| if e == ["*"] { None } else { Some(e) });
     if let Some(url) = &b.url {
-        wire::validate_endpoint(url, events.as_ref().and_then(Option::as_deref))?;
+        wire::validate_endpoint(
+            &app.guard,
+            url,
+            events.as_ref().and_then(Option::as_deref),
+            b.force,
+        )
+        .await?;
     } else if let Some(Some(e)) = &events {
-        wire::validate_endpoint("https://example.invalid", Some(e))?;
+        check_endpoint("https://example.invalid", Some(e), b.force)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     let patch = EndpointPatch {
         url: b.url,

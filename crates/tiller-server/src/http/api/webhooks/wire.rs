@@ -5,13 +5,14 @@ use serde::Serialize;
 use tiller_core::{
     store::DynStore,
     webhooks::{
-        encryption, signing, AttemptRecord, Endpoint, EndpointHealth, EventSummary, NewEndpoint,
+        check_endpoint, encryption, signing, AttemptRecord, Endpoint, EndpointHealth, EventSummary,
+        NewEndpoint,
     },
     StoreError, TenantId,
 };
 use utoipa::ToSchema;
 
-use crate::http::ApiError;
+use crate::{http::ApiError, outbound::AddressGuard};
 
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
@@ -59,36 +60,51 @@ pub struct CreatedEndpointOut {
     pub encryption_key: Option<String>,
 }
 
-/// Checks the URL's form (the address itself is checked at each delivery, since DNS can
-/// change) and the event type names.
-pub fn validate_endpoint(url: &str, events: Option<&[String]>) -> Result<(), ApiError> {
-    let parsed = url::Url::parse(url).map_err(|e| ApiError::bad_request(format!("url: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ApiError::bad_request(
-            "url must be an http or https URL with a host",
-        ));
-    }
-    if let Some(events) = events {
-        if events.is_empty() || events.iter().any(|e| e.trim().is_empty()) {
-            return Err(ApiError::bad_request(
-                "events must name at least one event type; leave it out for every event",
-            ));
-        }
+/// Checks the URL and the event types (core's rule), then whether the outbound guard
+/// would refuse the URL's address. The guard runs again at each delivery, since DNS can
+/// change. `force` stores what the guard refuses and unknown event types.
+pub async fn validate_endpoint(
+    guard: &AddressGuard,
+    url: &str,
+    events: Option<&[String]>,
+    force: bool,
+) -> Result<(), ApiError> {
+    let target =
+        check_endpoint(url, events, force).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if !force {
+        guard.check_target(&target).await.map_err(|e| {
+            ApiError::bad_request(format!(
+                "url: {e} (set force to store it anyway; deliveries stay refused until then)"
+            ))
+        })?;
     }
     Ok(())
 }
 
+/// What a new endpoint is made of.
+pub struct EndpointRequest {
+    pub url: String,
+    pub events: Option<Vec<String>>,
+    pub encrypt: bool,
+    pub force: bool,
+}
+
 pub async fn create_endpoint(
     store: &DynStore,
+    guard: &AddressGuard,
     t: TenantId,
-    url: &str,
-    events: Option<Vec<String>>,
-    encrypt: bool,
+    req: EndpointRequest,
     now: DateTime<Utc>,
 ) -> Result<CreatedEndpointOut, ApiError> {
-    validate_endpoint(url, events.as_deref())?;
+    let EndpointRequest {
+        url,
+        events,
+        encrypt,
+        force,
+    } = req;
+    validate_endpoint(guard, &url, events.as_deref(), force).await?;
     let new = NewEndpoint {
-        url: url.to_owned(),
+        url,
         event_types: events,
         secret: signing::new_secret(),
         encryption_key: encrypt.then(encryption::new_key),
