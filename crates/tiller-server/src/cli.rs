@@ -112,6 +112,7 @@ pub enum SignCommand {
     },
     /// Print the nxlink `sign` header value for the given common headers and body.
     Nxlink {
+        /// The tenant's access_key (the `accessKey` header).
         #[arg(long, value_name = "K")]
         access_key: String,
         /// The tenant's access_secret.
@@ -120,13 +121,16 @@ pub enum SignCommand {
         /// Request time in milliseconds since the epoch (the `ts` header).
         #[arg(long, value_name = "MS")]
         ts: String,
+        /// The `bizType` header the route expects (2 for chat records).
         #[arg(long, value_name = "B")]
         biz_type: String,
+        /// The `action` header the route expects (`mt` for chat records).
         #[arg(long, value_name = "A")]
         action: String,
         /// File holding the exact request body ("-" for stdin); no body when omitted.
         #[arg(long, value_name = "F")]
         body_file: Option<PathBuf>,
+        /// Digest of the signature (the `algorithm` header; md5 when absent).
         #[arg(long, value_enum, default_value_t = SignAlgorithm::Md5)]
         algorithm: SignAlgorithm,
     },
@@ -327,4 +331,37 @@ fn read_body_file(path: Option<&Path>) -> anyhow::Result<Vec<u8>> {
 fn say(line: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").context("writing to stdout")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every flag and argument of every command says what it is for in `--help`.
+    #[test]
+    fn every_flag_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !matches!(id, "help" | "version") && arg.get_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "tiller", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
+    }
 }

@@ -21,6 +21,7 @@ pub enum WebhookCommand {
     Add {
         #[command(flatten)]
         tenant: TenantArg,
+        /// The callback URL (http or https) that receives the signed events.
         #[arg(long)]
         url: String,
         /// Comma-separated event types; every event when left out.
@@ -57,6 +58,7 @@ pub enum WebhookCommand {
         /// pending, delivered or dead.
         #[arg(long)]
         status: Option<String>,
+        /// How many events to list at most.
         #[arg(long, default_value_t = 50)]
         limit: u32,
         #[command(flatten)]
@@ -66,6 +68,7 @@ pub enum WebhookCommand {
     Attempts {
         #[command(flatten)]
         tenant: TenantArg,
+        /// The event's id (`event_id` in `webhook events`).
         #[arg(long)]
         event: String,
         #[command(flatten)]
@@ -75,8 +78,10 @@ pub enum WebhookCommand {
     Replay {
         #[command(flatten)]
         tenant: TenantArg,
+        /// The id of one event to send again.
         #[arg(long, conflicts_with = "dead")]
         event: Option<String>,
+        /// Send again every dead delivery created between --since and --until.
         #[arg(long)]
         dead: bool,
         /// RFC 3339; default 24 hours ago.

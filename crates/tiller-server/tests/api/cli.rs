@@ -520,3 +520,49 @@ fn webhook_add_refuses_what_deliveries_would_refuse_unless_forced() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown event type"));
 }
+
+/// Every `*_at` the CLI prints is RFC 3339 in UTC to the second.
+#[test]
+fn cli_outputs_share_one_created_at_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let run = |args: &[&str]| -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &url]);
+        serde_json::from_str(&stdout(&tiller(&all))).unwrap()
+    };
+    let t = run(&["tenant", "create", "--name", "Acme"]);
+    let tenant = t["tenant_id"].to_string();
+    let robot = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/robots/logistics.yaml"
+    );
+    let outputs = [
+        t.clone(),
+        run(&["tenant", "list"])[0].clone(),
+        run(&["robot", "import", robot, "--tenant", &tenant]),
+        run(&["robot", "list", "--tenant", &tenant])[0].clone(),
+        run(&[
+            "webhook",
+            "add",
+            "--tenant",
+            &tenant,
+            "--url",
+            "https://hooks.example.com/x",
+        ]),
+        run(&["webhook", "list", "--tenant", &tenant])[0].clone(),
+    ];
+    for out in &outputs {
+        let at = out["created_at"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{out}"));
+        let parsed = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+        assert_eq!(
+            at,
+            parsed
+                .to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "{out}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod helpers;
 mod nxlink;
 mod openapi;
 mod ops;
+mod readme;
 mod robots;
 mod robots_external;
 mod signed;

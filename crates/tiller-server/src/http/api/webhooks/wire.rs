@@ -14,8 +14,9 @@ use utoipa::ToSchema;
 
 use crate::{http::ApiError, outbound::AddressGuard};
 
-fn ts(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
+/// Instants as RFC 3339 in UTC to the second, like every `*_at` the CLI prints.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// An endpoint, without its secrets.
@@ -27,10 +28,10 @@ pub struct EndpointOut {
     pub events: Option<Vec<String>>,
     pub enabled: bool,
     pub encrypted: bool,
-    /// Unix seconds since when it has been failing, if it is.
-    pub failing_since: Option<i64>,
+    /// Since when it has been failing (RFC 3339), if it is.
+    pub failing_since: Option<String>,
     pub disabled_reason: Option<String>,
-    pub created_at: i64,
+    pub created_at: String,
 }
 
 impl From<&Endpoint> for EndpointOut {
@@ -152,7 +153,7 @@ pub struct EndpointHealthOut {
     pub pending: u64,
     pub delivered: u64,
     pub dead: u64,
-    pub last_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<String>,
     pub last_status_code: Option<u16>,
 }
 
@@ -181,7 +182,7 @@ pub struct DeliveryOut {
 pub struct EventOut {
     pub event_id: String,
     pub event_type: String,
-    pub created_at: i64,
+    pub created_at: String,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     pub deliveries: Vec<DeliveryOut>,
@@ -211,7 +212,7 @@ impl From<&EventSummary> for EventOut {
 pub struct AttemptOut {
     pub endpoint_id: String,
     pub attempt: u32,
-    pub started_at: i64,
+    pub started_at: String,
     pub status_code: Option<u16>,
     pub latency_ms: u64,
     pub response_excerpt: String,
