@@ -16,23 +16,14 @@
 //! webhook scenario's receiver on `bench-receiver` threads.
 //! Build with `--release`; debug numbers mean nothing.
 
-#[path = "tiller_bench/cpu.rs"]
 mod cpu;
-#[path = "tiller_bench/load.rs"]
 mod load;
-#[path = "tiller_bench/outbox.rs"]
 mod outbox;
-#[path = "tiller_bench/preload.rs"]
 mod preload;
-#[path = "tiller_bench/receiver.rs"]
 mod receiver;
-#[path = "tiller_bench/report.rs"]
 mod report;
-#[path = "tiller_bench/robots.rs"]
 mod robots;
-#[path = "tiller_bench/target.rs"]
 mod target;
-#[path = "tiller_bench/webhooks.rs"]
 mod webhooks;
 
 use std::{
