@@ -39,6 +39,41 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The tenant's newest token still valid at the time of a request, as the store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidToken {
+    pub hash: String,
+    pub nonce: String,
+}
+
+/// What the store does for an issue request, decided by [`plan_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenPlan {
+    /// Push the valid token's expiry (row `hash`) to the new one and hand back its nonce.
+    Extend { hash: String, nonce: String },
+    /// Drop the tenant's expired tokens and store the candidate.
+    Insert(TokenRecord),
+}
+
+impl TokenPlan {
+    /// The nonce the caller derives the token from.
+    pub fn nonce(&self) -> &str {
+        match self {
+            TokenPlan::Extend { nonce, .. } => nonce,
+            TokenPlan::Insert(record) => &record.nonce,
+        }
+    }
+}
+
+/// The reuse rule: asking again while a token is valid returns the same token with its
+/// lifetime recalculated; otherwise the candidate becomes the tenant's token.
+pub fn plan_token(valid: Option<ValidToken>, candidate: &TokenRecord) -> TokenPlan {
+    match valid {
+        Some(ValidToken { hash, nonce }) => TokenPlan::Extend { hash, nonce },
+        None => TokenPlan::Insert(candidate.clone()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Unknown key or wrong secret: the caller learns nothing about which.
@@ -122,6 +157,30 @@ mod tests {
         assert_ne!(a, derive_token("other", TenantId(1), "n1"));
         assert_ne!(a, derive_token("secret", TenantId(2), "n1"));
         assert_ne!(a, derive_token("secret", TenantId(1), "n2"));
+    }
+
+    #[test]
+    fn a_valid_token_is_extended_else_the_candidate_is_stored() {
+        let candidate = TokenRecord {
+            hash: "h2".into(),
+            nonce: "n2".into(),
+        };
+        let valid = ValidToken {
+            hash: "h1".into(),
+            nonce: "n1".into(),
+        };
+        let extend = plan_token(Some(valid), &candidate);
+        assert_eq!(
+            extend,
+            TokenPlan::Extend {
+                hash: "h1".into(),
+                nonce: "n1".into()
+            }
+        );
+        assert_eq!(extend.nonce(), "n1");
+        let insert = plan_token(None, &candidate);
+        assert_eq!(insert, TokenPlan::Insert(candidate));
+        assert_eq!(insert.nonce(), "n2");
     }
 
     #[test]

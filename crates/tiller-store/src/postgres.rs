@@ -13,7 +13,7 @@ use sqlx::{
     postgres::{PgPool, PgPoolOptions},
 };
 use tiller_core::{
-    auth::{IssuedToken, TokenRecord},
+    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, ValidToken},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store, TenantStore, TokenStore},
     tenant::{NewTenant, Tenant},
@@ -125,8 +125,8 @@ impl TokenStore for PgStore {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<IssuedToken> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        // Locking the tenant row serialises concurrent requests from several nodes, so a
-        // tenant keeps one valid token.
+        // Locking the tenant row serialises concurrent requests from several nodes: the
+        // snapshot below is read under it, so a tenant keeps one valid token.
         sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
             .bind(t.0)
             .fetch_one(&mut *tx)
@@ -141,35 +141,39 @@ impl TokenStore for PgStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        let nonce = if let Some((hash, nonce)) = valid {
-            sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE token_hash = $2")
-                .bind(to_millis(expires_at))
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            nonce
-        } else {
-            sqlx::query("DELETE FROM api_tokens WHERE tenant_id = $1 AND expires_at <= $2")
+        let valid = valid.map(|(hash, nonce)| ValidToken { hash, nonce });
+        let plan = plan_token(valid, candidate);
+        match &plan {
+            TokenPlan::Extend { hash, .. } => {
+                sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE token_hash = $2")
+                    .bind(to_millis(expires_at))
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+            TokenPlan::Insert(record) => {
+                sqlx::query("DELETE FROM api_tokens WHERE tenant_id = $1 AND expires_at <= $2")
+                    .bind(t.0)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query(
+                    "INSERT INTO api_tokens (token_hash, nonce, tenant_id, issued_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&record.hash)
+                .bind(&record.nonce)
                 .bind(t.0)
                 .bind(to_millis(now))
+                .bind(to_millis(expires_at))
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
-            sqlx::query(
-                "INSERT INTO api_tokens (token_hash, nonce, tenant_id, issued_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&candidate.hash)
-            .bind(&candidate.nonce)
-            .bind(t.0)
-            .bind(to_millis(now))
-            .bind(to_millis(expires_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            candidate.nonce.clone()
-        };
+            }
+        }
+        let nonce = plan.nonce().to_owned();
         tx.commit().await.map_err(store_error)?;
         Ok(IssuedToken {
             nonce,

@@ -22,7 +22,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tiller_core::{
-    auth::{IssuedToken, TokenRecord},
+    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, ValidToken},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store, TenantStore, TokenStore},
     tenant::{NewTenant, Tenant},
@@ -161,7 +161,7 @@ impl TokenStore for SqliteStore {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<IssuedToken> {
         let candidate = candidate.clone();
-        // The writer thread serialises this read-then-write.
+        // The writer thread serialises snapshot, decision and apply.
         let nonce = self
             .writer
             .run(move |tx| {
@@ -172,32 +172,38 @@ impl TokenStore for SqliteStore {
                      ORDER BY expires_at DESC LIMIT 1",
                     params![t.0, to_millis(now)],
                 )?;
-                if let Some((hash, nonce)) = valid {
-                    execute(
-                        tx,
-                        "UPDATE api_tokens SET expires_at = ? WHERE token_hash = ?",
-                        params![to_millis(expires_at), &hash],
-                    )?;
-                    return Ok(nonce);
+                let valid = valid.map(|(hash, nonce)| ValidToken { hash, nonce });
+                let plan = plan_token(valid, &candidate);
+                match &plan {
+                    TokenPlan::Extend { hash, .. } => {
+                        execute(
+                            tx,
+                            "UPDATE api_tokens SET expires_at = ? WHERE token_hash = ?",
+                            params![to_millis(expires_at), hash],
+                        )?;
+                    }
+                    TokenPlan::Insert(record) => {
+                        execute(
+                            tx,
+                            "DELETE FROM api_tokens WHERE tenant_id = ? AND expires_at <= ?",
+                            params![t.0, to_millis(now)],
+                        )?;
+                        execute(
+                            tx,
+                            "INSERT INTO api_tokens \
+                             (token_hash, nonce, tenant_id, issued_at, expires_at) \
+                             VALUES (?, ?, ?, ?, ?)",
+                            params![
+                                &record.hash,
+                                &record.nonce,
+                                t.0,
+                                to_millis(now),
+                                to_millis(expires_at)
+                            ],
+                        )?;
+                    }
                 }
-                execute(
-                    tx,
-                    "DELETE FROM api_tokens WHERE tenant_id = ? AND expires_at <= ?",
-                    params![t.0, to_millis(now)],
-                )?;
-                execute(
-                    tx,
-                    "INSERT INTO api_tokens (token_hash, nonce, tenant_id, issued_at, expires_at) \
-                     VALUES (?, ?, ?, ?, ?)",
-                    params![
-                        &candidate.hash,
-                        &candidate.nonce,
-                        t.0,
-                        to_millis(now),
-                        to_millis(expires_at)
-                    ],
-                )?;
-                Ok(candidate.nonce)
+                Ok(plan.nonce().to_owned())
             })
             .await?;
         Ok(IssuedToken {
