@@ -12,7 +12,23 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::{store::Store, Clock, StoreError, TenantId};
+use crate::{tenant::TenantStore, Clock, StoreError, StoreResult, TenantId};
+
+/// Storage port of API tokens.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Returns the tenant's token that is still valid at `now`, with its expiry pushed to
+    /// `expires_at`; or, when none is valid, stores `candidate` with that expiry.
+    async fn issue_token(
+        &self,
+        t: TenantId,
+        candidate: &TokenRecord,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<IssuedToken>;
+    /// The owner of the token with this hash, if it exists and has not expired at `now`.
+    async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
+}
 
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::hours(24);
 
@@ -84,8 +100,8 @@ pub enum AuthError {
 }
 
 /// Checks the app credentials and issues (or extends) the tenant's token.
-pub async fn issue_token(
-    store: &dyn Store,
+pub async fn issue_token<S: TenantStore + TokenStore + ?Sized>(
+    store: &S,
     clock: &dyn Clock,
     ttl: Duration,
     app_key: &str,
@@ -118,7 +134,7 @@ pub async fn issue_token(
 
 /// The tenant a presented token belongs to, if it exists and is valid at `now`.
 pub async fn token_owner(
-    store: &dyn Store,
+    store: &dyn TokenStore,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<TenantId, StoreError> {

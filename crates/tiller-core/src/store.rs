@@ -10,47 +10,20 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::{IssuedToken, TokenRecord},
+    auth::TokenStore,
     conversations::{
         CallId, ChatRecord, ChatRecordQuery, Inbound, MessageQuery, NewSession, Session,
         SessionChange, SessionQuery, StoredMessage,
     },
     messages::Message,
     robots::{NewRobot, Robot},
-    tenant::{NewTenant, Tenant},
+    tenant::TenantStore,
     webhooks::{
         AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealth, EndpointPatch, EventQuery,
         EventRecord, EventSummary, NewEndpoint, NewEvent, OutboxStats, Outcome,
     },
     Secret, StoreResult, TenantId,
 };
-
-#[async_trait::async_trait]
-pub trait TenantStore: Send + Sync {
-    /// Fails with `Conflict` when the company code is taken.
-    async fn insert_tenant(&self, new: &NewTenant, now: DateTime<Utc>) -> StoreResult<Tenant>;
-    async fn tenant(&self, id: TenantId) -> StoreResult<Tenant>;
-    async fn tenant_by_app_key(&self, app_key: &str) -> StoreResult<Tenant>;
-    async fn tenant_by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant>;
-    async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant>;
-    /// Oldest first.
-    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
-}
-
-#[async_trait::async_trait]
-pub trait TokenStore: Send + Sync {
-    /// Returns the tenant's token that is still valid at `now`, with its expiry pushed to
-    /// `expires_at`; or, when none is valid, stores `candidate` with that expiry.
-    async fn issue_token(
-        &self,
-        t: TenantId,
-        candidate: &TokenRecord,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<IssuedToken>;
-    /// The owner of the token with this hash, if it exists and has not expired at `now`.
-    async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
-}
 
 /// The events that report a user's new messages to the agent side, given the session as it
 /// stands in the recording transaction (see [`ConversationStore::record_inbound`]). Owned,

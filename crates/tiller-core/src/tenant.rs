@@ -8,7 +8,20 @@ use rand::{distributions::Alphanumeric, Rng};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{ids::TenantId, store::TenantStore, Secret, StoreError};
+use crate::{ids::TenantId, Secret, StoreError, StoreResult};
+
+/// Storage port of tenants; lookups by credential key are how a request finds its tenant.
+#[async_trait::async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Fails with `Conflict` when the company code is taken.
+    async fn insert_tenant(&self, new: &NewTenant, now: DateTime<Utc>) -> StoreResult<Tenant>;
+    async fn tenant(&self, id: TenantId) -> StoreResult<Tenant>;
+    async fn tenant_by_app_key(&self, app_key: &str) -> StoreResult<Tenant>;
+    async fn tenant_by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant>;
+    async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant>;
+    /// Oldest first.
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+}
 
 /// A stored tenant. The app secret is only a hash (it is only ever compared); the two
 /// signing secrets are kept in clear because HMAC verification needs them.

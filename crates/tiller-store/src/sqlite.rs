@@ -22,10 +22,10 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tiller_core::{
-    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, ValidToken},
+    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, TokenStore, ValidToken},
     clock::{from_millis, to_millis},
-    store::{HealthStore, MigrationStatus, Store, TenantStore, TokenStore},
-    tenant::{NewTenant, Tenant},
+    store::{HealthStore, MigrationStatus, Store},
+    tenant::{NewTenant, Tenant, TenantStore},
     StoreResult, TenantId,
 };
 
