@@ -9,6 +9,7 @@ pub mod encryption;
 mod endpoint;
 mod event;
 pub mod schedule;
+mod service;
 pub mod signing;
 
 pub use endpoint::{
@@ -18,6 +19,9 @@ pub use endpoint::{
 pub use event::{
     AttemptRecord, ClaimedDelivery, DeliveryState, EventQuery, EventRecord, EventSummary,
     MessageStatusUpdate, NewEvent, OutboxStats, Outcome,
+};
+pub use service::{
+    AddressPolicy, EndpointChange, EndpointRequest, IssuedEndpoint, WebhookError, Webhooks,
 };
 
 /// Told when events were enqueued, so an idle delivery worker starts at once instead of at

@@ -51,8 +51,9 @@ impl App {
         let files = Arc::new(LocalFiles::new(&cfg.files.dir));
         let wake = Arc::new(Notify::new());
         let waker: Arc<dyn OutboxWaker> = Arc::new(NotifyWaker(wake.clone()));
-        let guard = Arc::new(AddressGuard::new(cfg.allowed_networks()?));
-        let client = OutboundClient::new((*guard).clone(), cfg.outbound.max_response_bytes)?;
+        let guard = AddressGuard::new(cfg.allowed_networks()?);
+        let client = OutboundClient::new(guard.clone(), cfg.outbound.max_response_bytes)?;
+        let webhooks = cfg.webhooks_service(store.clone(), clock.clone(), guard)?;
         let metrics = Arc::new(Metrics::new());
         let robots = Arc::new(RobotEngine::new(
             store.clone(),
@@ -100,7 +101,7 @@ impl App {
             files,
             credentials,
             outbox: waker,
-            guard,
+            webhooks,
         };
         Ok(App {
             listener,

@@ -178,7 +178,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             quiet_logs();
             let store = open_store(&cfg).await?;
             let guard = crate::outbound::AddressGuard::new(cfg.allowed_networks()?);
-            say(&webhook::run(cmd, &store, &guard).await?)
+            let webhooks = cfg.webhooks_service(store.clone(), Arc::new(SystemClock), guard)?;
+            say(&webhook::run(cmd, &store, &webhooks).await?)
         }
         Command::Robot(robot::RobotCommand::Test { file, script, json }) => {
             let (report, passed) = robot::test(&file, &script, json)?;

@@ -270,6 +270,23 @@ impl Config {
         Ok(chrono::Duration::from_std(d)?)
     }
 
+    /// The webhook management service, with this configuration's rotation grace.
+    pub fn webhooks_service(
+        &self,
+        store: tiller_core::store::DynStore,
+        clock: tiller_core::SharedClock,
+        guard: crate::outbound::AddressGuard,
+    ) -> anyhow::Result<tiller_core::webhooks::Webhooks> {
+        let grace = humantime::parse_duration(&self.webhooks.secret_rotation_grace)
+            .context("webhooks.secret_rotation_grace")?;
+        Ok(tiller_core::webhooks::Webhooks::new(
+            store,
+            clock,
+            std::sync::Arc::new(guard),
+            chrono::Duration::from_std(grace).context("webhooks.secret_rotation_grace")?,
+        ))
+    }
+
     pub fn token_ttl(&self) -> chrono::Duration {
         chrono::Duration::seconds(
             i64::try_from(self.auth.token_ttl_secs).unwrap_or(i64::MAX / 1000),

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod state;
 pub mod telemetry;
+pub mod views;
 pub mod workers;
 
 pub use app::App;

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use tiller_core::{
-    conversations::Conversations, files::FileStorage, robots::RobotEngine, store::DynStore,
-    webhooks::OutboxWaker, SharedClock,
+    conversations::Conversations,
+    files::FileStorage,
+    robots::RobotEngine,
+    store::DynStore,
+    webhooks::{OutboxWaker, Webhooks},
+    SharedClock,
 };
 
-use crate::{
-    config::Config, http::auth::CredentialCache, metrics::Metrics, outbound::AddressGuard,
-};
+use crate::{config::Config, http::auth::CredentialCache, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -23,6 +25,6 @@ pub struct AppState {
     pub credentials: Arc<CredentialCache>,
     /// Wakes this node's delivery worker after a write that made deliveries due.
     pub outbox: Arc<dyn OutboxWaker>,
-    /// Which addresses outbound requests may reach; endpoints are checked against it.
-    pub guard: Arc<AddressGuard>,
+    /// Webhook endpoint management, for the API (the CLI builds its own).
+    pub webhooks: Webhooks,
 }

@@ -5,15 +5,14 @@ use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Subcommand};
 use tiller_core::{
     store::DynStore,
-    webhooks::{DeliveryState, EventQuery},
+    webhooks::{DeliveryState, EndpointRequest, EventQuery, Webhooks},
     Clock as _, SystemClock, TenantId,
 };
 
 use super::DbArgs;
-use crate::http::api::webhooks::wire::{
-    self, AttemptOut, EndpointHealthOut, EndpointOut, EventOut,
+use crate::views::webhooks::{
+    AttemptOut, CreatedEndpointOut, EndpointHealthOut, EndpointOut, EventOut, ReplayOut,
 };
-use crate::outbound::AddressGuard;
 
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {
@@ -119,7 +118,7 @@ impl WebhookCommand {
 pub async fn run(
     cmd: WebhookCommand,
     store: &DynStore,
-    guard: &AddressGuard,
+    webhooks: &Webhooks,
 ) -> anyhow::Result<String> {
     let now = SystemClock.now();
     match cmd {
@@ -132,16 +131,14 @@ pub async fn run(
             ..
         } => {
             let t = existing(store, tenant.id).await?;
-            let request = wire::EndpointRequest {
+            let request = EndpointRequest {
                 url,
                 events,
                 encrypt,
                 force,
             };
-            let created = wire::create_endpoint(store, guard, t, request, now)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok(serde_json::to_string(&created)?)
+            let created = webhooks.create_endpoint(t, request).await?;
+            Ok(serde_json::to_string(&CreatedEndpointOut::from(created))?)
         }
         WebhookCommand::List { tenant, .. } => {
             let t = existing(store, tenant.id).await?;
@@ -192,7 +189,7 @@ pub async fn run(
                 }
                 _ => anyhow::bail!("give --event ID or --dead"),
             };
-            Ok(serde_json::to_string(&wire::ReplayOut { replayed })?)
+            Ok(serde_json::to_string(&ReplayOut { replayed })?)
         }
     }
 }

@@ -13,7 +13,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use tiller_core::{conversations::ConversationError, robots::RobotError, StoreError};
+use tiller_core::{
+    conversations::ConversationError, robots::RobotError, webhooks::WebhookError, StoreError,
+};
 
 use super::{
     envelope::{CloudError, NxError, V1Error},
@@ -143,6 +145,17 @@ impl From<StoreError> for ApiError {
                 err
             }
             StoreError::Other(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    #[track_caller]
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Invalid(_) | WebhookError::Refused(_) => Self::bad_request(e.to_string()),
+            WebhookError::NoEndpoint => Self::not_found(e.to_string()),
+            WebhookError::Store(e) => e.into(),
         }
     }
 }

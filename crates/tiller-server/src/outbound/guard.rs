@@ -9,7 +9,7 @@ use std::{
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use tiller_core::webhooks::EndpointTarget;
+use tiller_core::webhooks::{AddressPolicy, EndpointTarget};
 
 #[derive(Debug, Clone, Default)]
 pub struct AddressGuard {
@@ -28,11 +28,14 @@ impl AddressGuard {
         };
         is_public(ip) || self.allowed.iter().any(|net| net.contains(&ip))
     }
+}
 
+#[async_trait::async_trait]
+impl AddressPolicy for AddressGuard {
     /// Whether deliveries to an endpoint's target would be refused, checked when the
     /// endpoint is added so the operator hears of it then, not after the retry schedule.
     /// A name that does not resolve (yet) passes: the check repeats at every delivery.
-    pub async fn check_target(&self, target: &EndpointTarget) -> Result<(), String> {
+    async fn check(&self, target: &EndpointTarget) -> Result<(), String> {
         let refused = |ip: IpAddr| {
             format!(
                 "{ip} is a loopback, private, link-local or metadata address that outbound \
@@ -158,20 +161,17 @@ mod tests {
     async fn endpoint_targets_are_checked_before_they_are_stored() {
         let closed = AddressGuard::default();
         let ip = |s: &str| EndpointTarget::Ip(s.parse().unwrap());
-        let err = closed
-            .check_target(&ip("169.254.169.254"))
-            .await
-            .unwrap_err();
+        let err = closed.check(&ip("169.254.169.254")).await.unwrap_err();
         assert!(err.contains("outbound.allowed_networks"), "{err}");
-        assert!(closed.check_target(&ip("8.8.8.8")).await.is_ok());
+        assert!(closed.check(&ip("8.8.8.8")).await.is_ok());
         // A name resolving to loopback only is refused like the literal.
         let name = EndpointTarget::Domain("localhost".into(), 80);
-        assert!(closed.check_target(&name).await.is_err());
+        assert!(closed.check(&name).await.is_err());
         let open = AddressGuard::new(vec![
             "127.0.0.0/8".parse().unwrap(),
             "::1/128".parse().unwrap(),
         ]);
-        assert!(open.check_target(&name).await.is_ok());
-        assert!(open.check_target(&ip("127.0.0.1")).await.is_ok());
+        assert!(open.check(&name).await.is_ok());
+        assert!(open.check(&ip("127.0.0.1")).await.is_ok());
     }
 }

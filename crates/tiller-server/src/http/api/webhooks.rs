@@ -4,7 +4,6 @@
 
 mod endpoints;
 mod events;
-pub mod wire;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -1,13 +1,11 @@
 //! Webhook endpoints: create, list, update, rotate the secret, and health.
 
 use axum::extract::State;
-use chrono::Duration;
 use serde::Deserialize;
-use tiller_core::webhooks::{check_endpoint, EndpointPatch};
+use tiller_core::webhooks::{EndpointChange, EndpointRequest};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::wire::{self, CreatedEndpointOut, EndpointHealthOut, EndpointOut};
 use crate::{
     http::{
         auth::Signed,
@@ -15,6 +13,7 @@ use crate::{
         ApiError,
     },
     state::AppState,
+    views::webhooks::{CreatedEndpointOut, EndpointHealthOut, EndpointOut},
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -49,21 +48,14 @@ async fn create_endpoint(
     req: Signed<CreateEndpointIn>,
 ) -> Result<V1<CreatedEndpointOut>, ApiError> {
     let b = req.body;
-    let request = wire::EndpointRequest {
+    let request = EndpointRequest {
         url: b.url,
         events: b.events,
         encrypt: b.encrypt,
         force: b.force,
     };
-    let created = wire::create_endpoint(
-        &app.store,
-        &app.guard,
-        req.tenant.id,
-        request,
-        app.clock.now(),
-    )
-    .await?;
-    Ok(V1::ok(&req.request_id, created))
+    let created = app.webhooks.create_endpoint(req.tenant.id, request).await?;
+    Ok(V1::ok(&req.request_id, created.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -107,29 +99,16 @@ async fn update_endpoint(
     req: Signed<UpdateEndpointIn>,
 ) -> Result<V1<EndpointOut>, ApiError> {
     let b = req.body;
-    let events = b.events.map(|e| if e == ["*"] { None } else { Some(e) });
-    if let Some(url) = &b.url {
-        wire::validate_endpoint(
-            &app.guard,
-            url,
-            events.as_ref().and_then(Option::as_deref),
-            b.force,
-        )
-        .await?;
-    } else if let Some(Some(e)) = &events {
-        check_endpoint("https://example.invalid", Some(e), b.force)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    }
-    let patch = EndpointPatch {
+    let change = EndpointChange {
         url: b.url,
-        event_types: events,
+        events: b.events.map(|e| if e == ["*"] { None } else { Some(e) }),
         enabled: b.enabled,
+        force: b.force,
     };
     let endpoint = app
-        .store
-        .update_endpoint(req.tenant.id, &b.endpoint_id, &patch, app.clock.now())
-        .await
-        .map_err(wire::not_found("endpoint"))?;
+        .webhooks
+        .update_endpoint(req.tenant.id, &b.endpoint_id, change)
+        .await?;
     Ok(V1::ok(&req.request_id, (&endpoint).into()))
 }
 
@@ -145,18 +124,11 @@ async fn rotate_endpoint_secret(
     State(app): State<AppState>,
     req: Signed<RotateSecretIn>,
 ) -> Result<V1<CreatedEndpointOut>, ApiError> {
-    let grace = humantime::parse_duration(&app.cfg.webhooks.secret_rotation_grace)
-        .map_err(ApiError::internal)?;
-    let grace = Duration::from_std(grace).map_err(ApiError::internal)?;
-    let rotated = wire::rotate_secret(
-        &app.store,
-        req.tenant.id,
-        &req.body.endpoint_id,
-        grace,
-        app.clock.now(),
-    )
-    .await?;
-    Ok(V1::ok(&req.request_id, rotated))
+    let rotated = app
+        .webhooks
+        .rotate_secret(req.tenant.id, &req.body.endpoint_id)
+        .await?;
+    Ok(V1::ok(&req.request_id, rotated.into()))
 }
 
 /// Per endpoint: pending, delivered and dead deliveries, the last attempt, the failure run.

@@ -2,11 +2,14 @@
 
 use axum::extract::State;
 use serde::Deserialize;
-use tiller_core::webhooks::{DeliveryState, EventQuery};
+use tiller_core::{
+    webhooks::{DeliveryState, EventQuery},
+    StoreError,
+};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::wire::{self, AttemptOut, EventOut, ReplayOut};
+use crate::views::webhooks::{AttemptOut, EventOut, ReplayOut};
 use crate::{
     http::{
         auth::Signed,
@@ -86,7 +89,7 @@ async fn list_attempts(
         .store
         .attempts(req.tenant.id, &req.body.event_id)
         .await
-        .map_err(wire::not_found("event"))?;
+        .map_err(no_event)?;
     Ok(V1::ok(
         &req.request_id,
         attempts.iter().map(AttemptOut::from).collect(),
@@ -122,7 +125,7 @@ async fn replay_events(
             .store
             .replay_event(req.tenant.id, id, now)
             .await
-            .map_err(wire::not_found("event"))?,
+            .map_err(no_event)?,
         (None, Some("dead")) => {
             let from = unix_seconds(b.start_time, "start_time")?
                 .ok_or_else(|| ApiError::bad_request("start_time is required"))?;
@@ -137,4 +140,12 @@ async fn replay_events(
     };
     app.outbox.wake();
     Ok(V1::ok(&req.request_id, ReplayOut { replayed }))
+}
+
+/// An unknown event id, said as such.
+fn no_event(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("no such event"),
+        other => other.into(),
+    }
 }

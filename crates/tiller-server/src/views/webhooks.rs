@@ -1,18 +1,12 @@
-//! Shapes of the webhook management API and CLI, and the operations both share.
+//! The JSON shapes of webhook management: served by `/api/v1/webhook/...` and printed by
+//! `tiller webhook ...`, alike.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tiller_core::{
-    store::DynStore,
-    webhooks::{
-        check_endpoint, encryption, signing, AttemptRecord, Endpoint, EndpointHealth, EventSummary,
-        NewEndpoint,
-    },
-    StoreError, TenantId,
+use tiller_core::webhooks::{
+    AttemptRecord, Endpoint, EndpointHealth, EventSummary, IssuedEndpoint,
 };
 use utoipa::ToSchema;
-
-use crate::{http::ApiError, outbound::AddressGuard};
 
 /// Instants as RFC 3339 in UTC to the second, like every `*_at` the CLI prints.
 fn ts(t: DateTime<Utc>) -> String {
@@ -61,88 +55,13 @@ pub struct CreatedEndpointOut {
     pub encryption_key: Option<String>,
 }
 
-/// Checks the URL and the event types (core's rule), then whether the outbound guard
-/// would refuse the URL's address. The guard runs again at each delivery, since DNS can
-/// change. `force` stores what the guard refuses and unknown event types.
-pub async fn validate_endpoint(
-    guard: &AddressGuard,
-    url: &str,
-    events: Option<&[String]>,
-    force: bool,
-) -> Result<(), ApiError> {
-    let target =
-        check_endpoint(url, events, force).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if !force {
-        guard.check_target(&target).await.map_err(|e| {
-            ApiError::bad_request(format!(
-                "url: {e} (set force to store it anyway; deliveries stay refused until then)"
-            ))
-        })?;
-    }
-    Ok(())
-}
-
-/// What a new endpoint is made of.
-pub struct EndpointRequest {
-    pub url: String,
-    pub events: Option<Vec<String>>,
-    pub encrypt: bool,
-    pub force: bool,
-}
-
-pub async fn create_endpoint(
-    store: &DynStore,
-    guard: &AddressGuard,
-    t: TenantId,
-    req: EndpointRequest,
-    now: DateTime<Utc>,
-) -> Result<CreatedEndpointOut, ApiError> {
-    let EndpointRequest {
-        url,
-        events,
-        encrypt,
-        force,
-    } = req;
-    validate_endpoint(guard, &url, events.as_deref(), force).await?;
-    let new = NewEndpoint {
-        url,
-        event_types: events,
-        secret: signing::new_secret(),
-        encryption_key: encrypt.then(encryption::new_key),
-    };
-    let endpoint = store.create_endpoint(t, &new, now).await?;
-    Ok(CreatedEndpointOut {
-        endpoint: (&endpoint).into(),
-        secret: new.secret.expose().to_owned(),
-        encryption_key: new.encryption_key.map(|k| k.expose().to_owned()),
-    })
-}
-
-/// A new secret for an endpoint; the old ones keep signing for `grace`.
-pub async fn rotate_secret(
-    store: &DynStore,
-    t: TenantId,
-    endpoint_id: &str,
-    grace: Duration,
-    now: DateTime<Utc>,
-) -> Result<CreatedEndpointOut, ApiError> {
-    let secret = signing::new_secret();
-    let endpoint = store
-        .rotate_secret(t, endpoint_id, &secret, now + grace, now)
-        .await
-        .map_err(not_found("endpoint"))?;
-    Ok(CreatedEndpointOut {
-        endpoint: (&endpoint).into(),
-        secret: secret.expose().to_owned(),
-        encryption_key: None,
-    })
-}
-
-/// Maps `NotFound` to a message naming what was not found.
-pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| match e {
-        StoreError::NotFound => ApiError::not_found(format!("no such {what}")),
-        other => other.into(),
+impl From<IssuedEndpoint> for CreatedEndpointOut {
+    fn from(issued: IssuedEndpoint) -> Self {
+        Self {
+            endpoint: (&issued.endpoint).into(),
+            secret: issued.secret.expose().to_owned(),
+            encryption_key: issued.encryption_key.map(|k| k.expose().to_owned()),
+        }
     }
 }
 
