@@ -72,9 +72,31 @@ pub fn mime_type_of(url: &str) -> Option<&'static str> {
     })
 }
 
+/// A media message's MIME type: from its link's extension, else from its file name's
+/// (`樱花.jpg` behind `https://…/23?Expires=…` is `image/jpeg`).
+pub fn media_mime_type(link: Option<&str>, file_name: Option<&str>) -> Option<&'static str> {
+    link.and_then(mime_type_of)
+        .or_else(|| file_name.and_then(mime_type_of))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{mime_type_of, sanitize_name};
+    use super::{media_mime_type, mime_type_of, sanitize_name};
+
+    #[test]
+    fn a_link_without_an_extension_takes_the_file_names_type() {
+        let link = Some("https://xxxxxxx.com/23?Expires=1760597396&");
+        assert_eq!(media_mime_type(link, Some("樱花.jpg")), Some("image/jpeg"));
+        assert_eq!(
+            media_mime_type(Some("https://x/a.png"), Some("b.pdf")),
+            Some("image/png")
+        );
+        assert_eq!(media_mime_type(link, None), None);
+        assert_eq!(
+            media_mime_type(None, Some("report.PDF")),
+            Some("application/pdf")
+        );
+    }
 
     #[test]
     fn mime_types_follow_the_extension() {

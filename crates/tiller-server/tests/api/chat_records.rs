@@ -222,3 +222,34 @@ async fn records_never_cross_tenants() {
     assert!(a_items.iter().all(|r| r["customer_id"] != "u9"));
     assert_eq!(a_items.len(), 4);
 }
+
+/// Seed 004's image record: a link with no extension, the type read off `filename`.
+#[tokio::test]
+async fn media_mime_type_falls_back_to_the_file_name_as_in_seed_004() {
+    let has_image = |d: &Value| {
+        d["list"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|r| r["message_type"] == "image"))
+    };
+    let seed = tiller_testkit::examples::find("seed-004", has_image);
+    let want = seed["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["message_type"] == "image")
+        .unwrap()
+        .clone();
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let body = json!({"call_id":"conv-img","channel":"WhatsApp","channel_id":"155xxxx2740","user":{"id":"852xxxx4115"},
+        "messages":[{"type":"image","media":{"origin_url": want["media_link"], "name": want["filename"]}}]});
+    let r = app
+        .post_signed(&t, "/api/v1/channel/whatsapp/message", &body.to_string())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = list(&records(&app, &t, &base(&t)).await);
+    let image = items.iter().find(|r| r["message_type"] == "image").unwrap();
+    for field in ["message_type", "filename", "media_link", "mime_type"] {
+        assert_eq!(image[field], want[field], "{field}");
+    }
+}

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tiller_core::{
     conversations::ChatRecord,
-    files::mime_type_of,
+    files::media_mime_type,
     messages::{Content, MessageStatus, SenderType, Template},
 };
 use utoipa::ToSchema;
@@ -78,6 +78,7 @@ impl ChatRecordOut {
             _ => (None, None),
         };
         let (media_url, filename) = media_of(&m.content).unwrap_or_default();
+        let mime_type = media_mime_type(media_url, filename.as_deref());
         let seat = m.seat_id.clone().filter(|id| !id.is_empty());
         ChatRecordOut {
             id: r.message.seq.to_string(),
@@ -105,7 +106,7 @@ impl ChatRecordOut {
             }),
             tenant_id: s.tenant.to_string(),
             filename,
-            mime_type: media_url.and_then(mime_type_of),
+            mime_type,
             media_link: media_url.map(str::to_owned),
             template: match &m.content {
                 Content::Template(t) => t.template.as_deref().map(template_of),
