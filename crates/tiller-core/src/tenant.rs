@@ -125,7 +125,8 @@ impl NewTenant {
         }
         let company = company_code(name);
         let issued = IssuedCredentials {
-            // Shapes follow the published examples: base64-ish app pair, 32-hex sign key,
+            // Shapes follow the published examples: a 22-character app pair in base64's
+            // URL-safe alphabet (it survives a query string unencoded), 32-hex sign key,
             // nxlink-style `AK-…` access key.
             app_key: random_b64(16),
             app_secret: Secret::new(random_b64(16)),
@@ -189,7 +190,14 @@ pub fn company_code(name: &str) -> String {
 
 fn random_b64(bytes: usize) -> String {
     let raw: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Whether `presented` names the app key `stored`. Keys issued before the URL-safe
+/// alphabet may hold `+`, which an unencoded query string turns into a space; base64
+/// never holds a space, so one is read back as the `+` it was.
+pub fn app_key_matches(stored: &str, presented: &str) -> bool {
+    stored == presented || (presented.contains(' ') && stored == presented.replace(' ', "+"))
 }
 
 fn random_alnum(len: usize) -> String {
@@ -230,6 +238,35 @@ mod tests {
         let random = company_code_candidate("acme", 51);
         assert!(random.starts_with("acme_") && random.len() == "acme_".len() + 8);
         assert_ne!(random, company_code_candidate("acme", 51));
+    }
+
+    #[test]
+    fn credentials_use_a_url_safe_alphabet() {
+        for _ in 0..200 {
+            let (_, issued) = NewTenant::generate("Acme").unwrap();
+            for value in [
+                &issued.app_key,
+                issued.app_secret.expose(),
+                &issued.sign_key,
+            ] {
+                assert!(
+                    value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                    "{value}"
+                );
+            }
+            assert_eq!(issued.app_key.len(), 22);
+        }
+    }
+
+    #[test]
+    fn an_old_app_key_with_plus_survives_an_unencoded_query() {
+        let old = "Mo012+QEsUFj5oFSj0LrEQ";
+        assert!(app_key_matches(old, old));
+        assert!(app_key_matches(old, "Mo012 QEsUFj5oFSj0LrEQ"));
+        assert!(!app_key_matches(old, "Mo012-QEsUFj5oFSj0LrEQ"));
+        assert!(!app_key_matches("new_key-abc", "new key-abc"));
     }
 
     #[test]

@@ -253,3 +253,35 @@ async fn media_mime_type_falls_back_to_the_file_name_as_in_seed_004() {
         assert_eq!(image[field], want[field], "{field}");
     }
 }
+
+/// Item "credentials that survive a URL": new app keys are URL-safe, and an older key with
+/// `+`, pasted into the query unencoded (so read as a space), still names its tenant.
+#[tokio::test]
+async fn app_keys_survive_an_unencoded_query_string() {
+    let app = TestApp::spawn().await;
+    let fresh = app.tenant("Fresh").await;
+    assert!(
+        fresh
+            .app_key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{}",
+        fresh.app_key
+    );
+    let old = app
+        .tenant_with_app_key("Old", Some("Mo012+QEsUFj5oFSj0LrEQ"))
+        .await;
+    for t in [&fresh, &old] {
+        let raw = format!(
+            "tenant_id={}&appkey={}&page_number=1&page_size=10",
+            t.id.0, t.app_key
+        );
+        let v = records(&app, t, &raw).await.json();
+        assert_eq!(v["code"], 0, "{}: {v}", t.app_key);
+    }
+    let wrong = format!(
+        "tenant_id={}&appkey=Mo012-QEsUFj5oFSj0LrEQ&page_number=1&page_size=10",
+        old.id.0
+    );
+    assert_eq!(records(&app, &old, &wrong).await.json()["code"], 22016);
+}

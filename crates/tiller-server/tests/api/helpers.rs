@@ -128,7 +128,16 @@ impl TestApp {
     }
 
     pub async fn tenant(&self, name: &str) -> TestTenant {
-        let (new, issued) = NewTenant::generate(name).unwrap();
+        self.tenant_with_app_key(name, None).await
+    }
+
+    /// A tenant whose app key is `app_key` when given (an older key's shape, say).
+    pub async fn tenant_with_app_key(&self, name: &str, app_key: Option<&str>) -> TestTenant {
+        let (mut new, mut issued) = NewTenant::generate(name).unwrap();
+        if let Some(key) = app_key {
+            key.clone_into(&mut new.app_key);
+            key.clone_into(&mut issued.app_key);
+        }
         let t = self
             .state
             .store
