@@ -250,7 +250,7 @@ impl OutboxWorker {
         d: &ClaimedDelivery,
         timestamp: i64,
     ) -> Result<crate::outbound::OutboundResponse, OutboundError> {
-        let plain = serde_json::to_vec(&d.event.payload)
+        let plain = serde_json::to_vec(&*d.event.payload_sent_at(timestamp))
             .map_err(|e| OutboundError::Refused(e.to_string()))?;
         let body = match &d.endpoint.encryption_key {
             Some(key) => {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tiller_core::Clock as _;
 use tiller_testkit::WebhookReceiver;
 
 use crate::helpers::{TestApp, TestTenant};
@@ -289,9 +290,16 @@ async fn a_whole_conversation_menus_slots_transfer_take_over_and_close() {
 
     b.post("/api/v1/session/end", json!({"call_id": "c1"}))
         .await;
+    // Sent 90 s after the end: `timestamp` is the request's time, not the end's (seed 002).
+    b.app.clock.advance(Span::seconds(90));
     let ended = b.events("session.end").await;
     assert_eq!(ended.len(), 1);
     let end = &ended[0];
+    let end_time = chrono::DateTime::parse_from_rfc3339(end["session_end_time"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert_eq!(end["timestamp"], b.app.clock.now().timestamp());
+    assert_eq!(end["timestamp"].as_i64().unwrap() - end_time, 90);
     assert_eq!(end["status"], "closed");
     assert_eq!(end["session_end_reason"], "agent");
     assert_eq!(end["intention"], "E");
