@@ -9,6 +9,7 @@ pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod params;
+pub mod serve;
 
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ use crate::{config::Config, state::AppState};
 pub struct RequestId(pub String);
 
 /// Every route, with the middleware stack. Outermost first: observe (request id, span,
-/// metrics, access log) → render_errors (envelopes) → body limit → routes.
+/// metrics, access log) → render_errors (envelopes) → request timeout → body limit → routes.
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = described_routes(&state.cfg).split_for_parts();
     let doc = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
@@ -35,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(DefaultBodyLimit::max(state.cfg.server.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(
+            std::time::Duration::from_secs(state.cfg.server.request_timeout_secs),
+            serve::request_timeout,
+        ))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
