@@ -12,6 +12,7 @@ mod conversations;
 mod envelope;
 mod files;
 mod helpers;
+mod limits;
 mod nxlink;
 mod openapi;
 mod ops;

@@ -12,7 +12,7 @@ use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
-        ApiError,
+        params, ApiError,
     },
     state::AppState,
 };
@@ -30,7 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct CreateEndpointIn {
     pub url: String,
     /// Event types to deliver (`message.send`, …); every event when left out.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "params::event_types")]
+    #[schema(max_items = 32)]
     pub events: Option<Vec<String>>,
     /// Encrypt payloads with a per-endpoint AES-256-GCM key.
     #[serde(default)]
@@ -80,7 +81,8 @@ pub struct UpdateEndpointIn {
     #[serde(default)]
     pub url: Option<String>,
     /// A list of event types; `["*"]` for every event.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "params::event_types")]
+    #[schema(max_items = 32)]
     pub events: Option<Vec<String>>,
     /// Re-enabling clears the failure record.
     #[serde(default)]
