@@ -21,6 +21,7 @@ mod robots_external;
 mod signed;
 mod tenancy;
 mod token;
+mod unauthenticated;
 mod webhook_signing;
 mod webhook_wakeups;
 mod webhooks;
