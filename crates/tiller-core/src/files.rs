@@ -24,8 +24,26 @@ pub enum FileError {
 
 #[async_trait::async_trait]
 pub trait FileStorage: Send + Sync {
-    async fn put(&self, t: TenantId, name: &str, bytes: &[u8]) -> Result<StoredFile, FileError>;
+    async fn put(&self, t: TenantId, name: &str, bytes: &[u8]) -> Result<StoredFile, FileError> {
+        let mut staged = self.stage(t, name).await?;
+        if let Err(e) = staged.write(bytes).await {
+            staged.discard().await;
+            return Err(e);
+        }
+        staged.commit().await
+    }
+    /// Starts a file written in pieces; it is visible only once committed.
+    async fn stage(&self, t: TenantId, name: &str) -> Result<Box<dyn StagedFile>, FileError>;
     async fn get(&self, t: TenantId, id: &str, name: &str) -> Result<Vec<u8>, FileError>;
+}
+
+/// A file being written (a streamed upload): commit it once the request proved
+/// authentic, or discard it.
+#[async_trait::async_trait]
+pub trait StagedFile: Send {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), FileError>;
+    async fn commit(self: Box<Self>) -> Result<StoredFile, FileError>;
+    async fn discard(self: Box<Self>);
 }
 
 /// A file name safe on any disk and in a URL path: the last path component, with

@@ -13,7 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Config,
     files::LocalFiles,
-    http::{self, auth::CredentialCache},
+    http::{
+        self,
+        auth::CredentialCache,
+        serve::{fit_connections, raise_fd_limit, ConnLimits},
+    },
     metrics::Metrics,
     outbound::{AddressGuard, OutboundClient},
     state::AppState,
@@ -22,6 +26,7 @@ use crate::{
 
 pub struct App {
     listener: TcpListener,
+    limits: ConnLimits,
     state: AppState,
     outbox: Arc<OutboxWorker>,
     robot_worker: Arc<RobotWorker>,
@@ -42,12 +47,19 @@ impl App {
             max_connections: cfg.database.max_connections,
             migrate: cfg.database.migrate_on_start,
         };
+        // Bind first: a busy port is reported before the database file is created.
+        let listener = TcpListener::bind(cfg.server.listen)
+            .await
+            .with_context(|| {
+                format!(
+                "cannot listen on {} (is another server using it? choose another with --listen)",
+                cfg.server.listen
+            )
+            })?;
         let store = tiller_store::connect(&cfg.database.url, &opts)
             .await
             .with_context(|| format!("opening the store at {}", cfg.redacted().database.url))?;
-        let listener = TcpListener::bind(cfg.server.listen)
-            .await
-            .with_context(|| format!("binding {}", cfg.server.listen))?;
+        let limits = conn_limits(&cfg);
         let files = Arc::new(LocalFiles::new(&cfg.files.dir));
         let wake = Arc::new(Notify::new());
         let waker: Arc<dyn OutboxWaker> = Arc::new(NotifyWaker(wake.clone()));
@@ -105,6 +117,7 @@ impl App {
         };
         Ok(App {
             listener,
+            limits,
             state,
             outbox,
             robot_worker,
@@ -155,17 +168,36 @@ impl App {
             .worker
             .then(|| tokio::spawn(self.robot_worker.clone().run(stop.clone())));
         let router = http::router(self.state);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        http::serve::serve(self.listener, router, self.limits, shutdown).await;
         // Requests have drained; let the worker record the attempts it has in flight.
         stop.cancel();
         for worker in [worker, robot_worker].into_iter().flatten() {
             let _ = worker.await;
         }
         tracing::info!("tiller stopped");
-        served
+        Ok(())
+    }
+}
+
+/// `[server]`'s connection limits, with `max_connections` fitted into the open-file limit
+/// (raised to its hard limit first): each connection is one descriptor, and the database
+/// pool, uploads and logs need some more.
+fn conn_limits(cfg: &Config) -> ConnLimits {
+    let fd_limit = raise_fd_limit();
+    let reserve = u64::from(cfg.database.max_connections) + 64;
+    let max_connections = fit_connections(cfg.server.max_connections, fd_limit, reserve);
+    if max_connections < cfg.server.max_connections {
+        tracing::warn!(
+            configured = cfg.server.max_connections,
+            max_connections,
+            fd_limit,
+            "server.max_connections lowered to fit the open-file limit"
+        );
+    }
+    ConnLimits {
+        max_connections,
+        header_read_timeout: std::time::Duration::from_secs(cfg.server.header_read_timeout_secs),
+        idle_timeout: std::time::Duration::from_secs(cfg.server.idle_timeout_secs),
     }
 }
 

@@ -42,6 +42,15 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub body_limit_bytes: usize,
     pub public_url: String,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// A client must send its request headers within this many seconds of connecting
+    /// (or of its previous response, on a kept-alive HTTP/1 connection).
+    pub header_read_timeout_secs: u64,
+    /// A connection on which nothing is read or written for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// A request (body read included) must be answered within this many seconds.
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,6 +205,16 @@ impl Config {
         }
         if self.server.body_limit_bytes == 0 {
             bail!("server.body_limit_bytes must be positive");
+        }
+        if self.server.max_connections == 0
+            || self.server.header_read_timeout_secs == 0
+            || self.server.idle_timeout_secs == 0
+            || self.server.request_timeout_secs == 0
+        {
+            bail!(
+                "server.max_connections, header_read_timeout_secs, idle_timeout_secs and \
+                 request_timeout_secs must be positive"
+            );
         }
         if self.auth.token_ttl_secs == 0 {
             bail!("auth.token_ttl_secs must be positive");

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use tiller_core::{
-    files::{sanitize_name, FileError, FileStorage, StoredFile},
+    files::{sanitize_name, FileError, FileStorage, StagedFile, StoredFile},
     TenantId,
 };
+use tokio::io::AsyncWriteExt as _;
 
 #[derive(Debug, Clone)]
 pub struct LocalFiles {
@@ -29,21 +30,26 @@ impl LocalFiles {
 
 #[async_trait::async_trait]
 impl FileStorage for LocalFiles {
-    async fn put(&self, t: TenantId, name: &str, bytes: &[u8]) -> Result<StoredFile, FileError> {
+    async fn stage(&self, t: TenantId, name: &str) -> Result<Box<dyn StagedFile>, FileError> {
         let id = tiller_core::ids::random_hex32();
         let name = sanitize_name(name);
         let path = self.path(t, &id, &name).ok_or(FileError::NotFound)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        tokio::fs::create_dir_all(dir).await?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        tokio::fs::create_dir_all(&dir).await?;
         let tmp = dir.join(format!(".{name}.partial"));
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, &path).await?;
-        Ok(StoredFile {
-            tenant: t,
-            id,
-            name,
-            size: bytes.len() as u64,
-        })
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(Box::new(LocalStaged {
+            file: tokio::io::BufWriter::new(file),
+            tmp,
+            path,
+            dir,
+            stored: StoredFile {
+                tenant: t,
+                id,
+                name,
+                size: 0,
+            },
+        }))
     }
 
     async fn get(&self, t: TenantId, id: &str, name: &str) -> Result<Vec<u8>, FileError> {
@@ -56,9 +62,50 @@ impl FileStorage for LocalFiles {
     }
 }
 
+/// A file being written under a temporary name in its own directory.
+struct LocalStaged {
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+    stored: StoredFile,
+}
+
+#[async_trait::async_trait]
+impl StagedFile for LocalStaged {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), FileError> {
+        self.file.write_all(chunk).await?;
+        self.stored.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<StoredFile, FileError> {
+        self.file.flush().await?;
+        tokio::fs::rename(&self.tmp, &self.path).await?;
+        Ok(self.stored)
+    }
+
+    async fn discard(self: Box<Self>) {
+        drop(self.file);
+        let _ = tokio::fs::remove_file(&self.tmp).await;
+        let _ = tokio::fs::remove_dir(&self.dir).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_discarded_file_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LocalFiles::new(dir.path());
+        let mut staged = files.stage(TenantId(7), "x.bin").await.unwrap();
+        staged.write(b"abc").await.unwrap();
+        staged.discard().await;
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("7")).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 
     #[tokio::test]
     async fn stores_and_reads_back_and_refuses_crafted_paths() {

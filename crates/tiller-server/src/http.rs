@@ -9,6 +9,8 @@ pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod params;
+pub mod serve;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::{ApiError, ErrorKind};
 
-use crate::{config::Config, state::AppState};
+use crate::state::AppState;
 
 /// The id of one request: accepted from `x-request-id` when sane, otherwise 32 fresh
 /// hex characters. It is the `/api/v1` `request_id` and the nxlink `traceId`.
@@ -26,15 +28,19 @@ use crate::{config::Config, state::AppState};
 pub struct RequestId(pub String);
 
 /// Every route, with the middleware stack. Outermost first: observe (request id, span,
-/// metrics, access log) → render_errors (envelopes) → body limit → routes.
+/// metrics, access log) → render_errors (envelopes) → request timeout → body limit → routes.
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = described_routes(&state.cfg).split_for_parts();
+    let (routes, doc) = described_routes().split_for_parts();
     let doc = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
     routes
         .layer(Extension(Arc::new(doc)))
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(DefaultBodyLimit::max(state.cfg.server.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(
+            std::time::Duration::from_secs(state.cfg.server.request_timeout_secs),
+            serve::request_timeout,
+        ))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -44,15 +50,15 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every route with its OpenAPI description.
-fn described_routes(cfg: &Config) -> OpenApiRouter<AppState> {
+fn described_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(ops::routes())
         .routes(routes!(openapi::get_openapi))
-        .merge(api::routes(cfg))
+        .merge(api::routes())
 }
 
 /// The OpenAPI document of this build, as `GET /openapi.json` serves it.
-pub fn openapi_document(cfg: &Config) -> serde_json::Value {
-    serde_json::to_value(described_routes(cfg).into_openapi())
+pub fn openapi_document() -> serde_json::Value {
+    serde_json::to_value(described_routes().into_openapi())
         .expect("the OpenAPI document serializes")
 }

@@ -28,7 +28,45 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(Box::new(e))
         }
-        other => StoreError::Other(Box::new(other)),
+        other => StoreError::Other(Box::new(Bounded::of(&other))),
+    }
+}
+
+/// Most characters of a driver's error text kept for the log.
+const MAX_ERROR_TEXT: usize = 300;
+
+/// A driver error as loggable text: without the statement's SQL (which rusqlite quotes
+/// whole, placeholders and all) and cut to [`MAX_ERROR_TEXT`] characters, so one failure
+/// stays one short log line. The driver error itself is dropped, so no `source()` chain
+/// or `Debug` can print more.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Bounded(String);
+
+impl Bounded {
+    fn of(e: &dyn std::error::Error) -> Self {
+        Self::text(e.to_string())
+    }
+
+    fn text(text: String) -> Self {
+        match text.char_indices().nth(MAX_ERROR_TEXT) {
+            Some((cut, _)) => Self(format!(
+                "{}… ({} bytes cut)",
+                &text[..cut],
+                text.len() - cut
+            )),
+            None => Self(text),
+        }
+    }
+
+    fn of_sqlite(e: &rusqlite::Error) -> Self {
+        match e {
+            // Its Display and Debug carry the whole statement.
+            rusqlite::Error::SqlInputError { error, msg, .. } => {
+                Self::text(format!("{msg} ({:?})", error.code))
+            }
+            other => Self::of(other),
+        }
     }
 }
 
@@ -70,19 +108,23 @@ fn kind(e: &rusqlite::Error) -> Kind {
     }
 }
 
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the `map_err(sqlite_error)` shape; the error is consumed by dropping it"
+)]
 pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
     match kind(&e) {
         Kind::NotFound => StoreError::NotFound,
         Kind::Conflict(column) => StoreError::Conflict(column),
-        Kind::Unavailable => StoreError::Unavailable(Box::new(e)),
-        Kind::Other => StoreError::Other(Box::new(e)),
+        Kind::Unavailable => StoreError::Unavailable(Box::new(Bounded::of_sqlite(&e))),
+        Kind::Other => StoreError::Other(Box::new(Bounded::of_sqlite(&e))),
     }
 }
 
 /// The error of a statement that a whole group of writes shares (its `COMMIT`), once per
 /// write: rusqlite's errors are not `Clone`.
 pub(crate) fn sqlite_error_ref(e: &rusqlite::Error) -> StoreError {
-    let shared = || Box::new(GroupFailed(e.to_string()));
+    let shared = || Box::new(GroupFailed(Bounded::of_sqlite(e).0));
     match kind(e) {
         Kind::NotFound => StoreError::NotFound,
         Kind::Conflict(column) => StoreError::Conflict(column),
@@ -132,7 +174,33 @@ fn conflicting_column(message: &str, constraint: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::conflicting_column;
+    use super::{conflicting_column, sqlite_error};
+
+    /// What a log line with `error = ?e` and its `source()` chain shows.
+    fn log_text(e: &tiller_core::StoreError) -> String {
+        let mut out = format!("{e:?}");
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            out.push_str(" / ");
+            out.push_str(&s.to_string());
+            source = s.source();
+        }
+        out
+    }
+
+    #[test]
+    fn logged_errors_carry_no_statement_text() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let placeholders = vec!["?"; 40_000].join(",");
+        let sql = format!("SELECT 1 WHERE 1 IN ({placeholders})");
+        let e = conn.prepare(&sql).map(|_| ()).unwrap_err();
+        let logged = log_text(&sqlite_error(e));
+        assert!(logged.len() < 600, "{} bytes: {logged:.200}", logged.len());
+        assert!(!logged.contains("?,?"), "{logged}");
+        let e = conn.prepare("SELEC nonsense").map(|_| ()).unwrap_err();
+        let logged = log_text(&sqlite_error(e));
+        assert!(logged.contains("syntax error"), "{logged}");
+    }
 
     #[test]
     fn names_the_column_on_both_dialects() {

@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub fn routes(cfg: &crate::config::Config) -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .merge(airudder::routes(cfg))
+        .merge(airudder::routes())
         .merge(nxlink::routes())
         .merge(webhooks::routes())
 }

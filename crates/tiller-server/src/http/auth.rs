@@ -12,7 +12,9 @@ mod cache;
 mod nxlink_sign;
 mod token;
 
-pub use airudder_sign::{Signed, SignedRaw, SIGN_HEADER, SIGN_KEY_HEADER, TIMESTAMP_HEADER};
+pub use airudder_sign::{
+    SignCheck, Signed, SignedRaw, SignedStream, SIGN_HEADER, SIGN_KEY_HEADER, TIMESTAMP_HEADER,
+};
 pub use cache::{CredentialCache, KeyKind};
 pub use nxlink_sign::{NxRoute, NxSigned, NX_WHATSAPP_MT};
 use tiller_core::TenantId;

@@ -44,7 +44,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let status = res.status().as_u16();
     state
         .metrics
-        .observe_request(method.as_str(), &route, status, elapsed);
+        .observe_request(method_label(&method), &route, status, elapsed);
 
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
@@ -60,6 +60,30 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     res
 }
 
+/// The `method` label: the standard methods by name, any other token as `other`, so a
+/// client inventing methods cannot grow `/metrics`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    const KNOWN: [M; 9] = [
+        M::GET,
+        M::POST,
+        M::PUT,
+        M::DELETE,
+        M::PATCH,
+        M::HEAD,
+        M::OPTIONS,
+        M::CONNECT,
+        M::TRACE,
+    ];
+    const NAMES: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .position(|m| m == method)
+        .map_or("other", |i| NAMES[i])
+}
+
 /// A propagated id is kept only if it is short and plain, so logs stay clean.
 fn is_sane_request_id(v: &str) -> bool {
     !v.is_empty()
@@ -70,6 +94,15 @@ fn is_sane_request_id(v: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknown_methods_share_one_label() {
+        use axum::http::Method;
+        assert_eq!(super::method_label(&Method::POST), "POST");
+        assert_eq!(super::method_label(&Method::TRACE), "TRACE");
+        let odd = Method::from_bytes(b"FROB").unwrap();
+        assert_eq!(super::method_label(&odd), "other");
+    }
+
     #[test]
     fn request_ids_from_clients_are_filtered() {
         assert!(super::is_sane_request_id("abc-123_X"));

@@ -96,6 +96,11 @@ async fn bad_uploads_are_refused() {
         "{}",
         too_big.text
     );
+    assert!(
+        too_big.text.contains("larger than 1024 bytes"),
+        "{}",
+        too_big.text
+    );
     let not_multipart = app.post_signed(&t, "/api/v1/file/upload", "{}").await;
     assert_eq!(not_multipart.status, StatusCode::BAD_REQUEST);
     assert!(not_multipart.json()["message"]

@@ -7,10 +7,12 @@
 
 mod chat_records;
 mod cli;
+mod connections;
 mod conversations;
 mod envelope;
 mod files;
 mod helpers;
+mod limits;
 mod nxlink;
 mod openapi;
 mod ops;
@@ -20,6 +22,7 @@ mod robots_external;
 mod signed;
 mod tenancy;
 mod token;
+mod unauthenticated;
 mod webhook_signing;
 mod webhook_wakeups;
 mod webhooks;

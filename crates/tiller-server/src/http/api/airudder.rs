@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub fn routes(cfg: &crate::config::Config) -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::routes())
         .merge(company::routes())
@@ -21,5 +21,5 @@ pub fn routes(cfg: &crate::config::Config) -> OpenApiRouter<AppState> {
         .merge(messages::routes())
         .merge(sessions::routes())
         .merge(robots::routes())
-        .merge(files::routes(cfg.files.max_upload_bytes))
+        .merge(files::routes())
 }

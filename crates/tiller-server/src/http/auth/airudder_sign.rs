@@ -49,37 +49,53 @@ pub struct SignedRaw {
     pub body: Bytes,
 }
 
+/// The credentials in a request's headers, checked before any of the body is read: the
+/// tenant of `X-AIRudder-Sign-Key`, the presented signature and the timestamp (within the
+/// allowed skew). An unknown key is refused without reading the body.
+async fn header_credentials(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<(Tenant, String, Option<String>), ApiError> {
+    let key = text_header(headers, SIGN_KEY_HEADER)?
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("missing X-AIRudder-Sign-Key header"))?;
+    let sign = text_header(headers, SIGN_HEADER)?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("missing X-AIRudder-Sign header"))?;
+    let timestamp = text_header(headers, TIMESTAMP_HEADER)?;
+    if let Some(ts) = timestamp {
+        check_timestamp_secs(ts, state)?;
+    }
+    let tenant = state
+        .credentials
+        .tenant(
+            KeyKind::Sign,
+            key,
+            || state.store.tenant_by_sign_key(key),
+            ApiError::unauthorized("unknown X-AIRudder-Sign-Key"),
+        )
+        .await?;
+    Ok((tenant, sign.to_owned(), timestamp.map(str::to_owned)))
+}
+
+const SIGN_MISMATCH: &str = "X-AIRudder-Sign does not match: expected lowercase hex HMAC-SHA256 \
+     of the raw body (of \"{timestamp}.{body}\" when X-AIRudder-Timestamp is sent)";
+
 impl FromRequest<AppState> for SignedRaw {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let headers = req.headers().clone();
         let request_id = request_id(req.extensions());
-        let key = text_header(&headers, SIGN_KEY_HEADER)?
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("missing X-AIRudder-Sign-Key header"))?;
-        let sign = text_header(&headers, SIGN_HEADER)?
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("missing X-AIRudder-Sign header"))?;
-        let timestamp = text_header(&headers, TIMESTAMP_HEADER)?;
-        if let Some(ts) = timestamp {
-            check_timestamp_secs(ts, state)?;
-        }
+        let (tenant, sign, timestamp) = header_credentials(&headers, state).await?;
         let body = read_body(req, state).await?;
-        let tenant = state
-            .credentials
-            .tenant(
-                KeyKind::Sign,
-                key,
-                || state.store.tenant_by_sign_key(key),
-                ApiError::unauthorized("unknown X-AIRudder-Sign-Key"),
-            )
-            .await?;
-        if !airudder::verify(tenant.sign_secret.expose(), timestamp, &body, sign) {
-            return Err(ApiError::unauthorized(
-                "X-AIRudder-Sign does not match: expected lowercase hex HMAC-SHA256 of the raw body \
-                 (of \"{timestamp}.{body}\" when X-AIRudder-Timestamp is sent)",
-            ));
+        if !airudder::verify(
+            tenant.sign_secret.expose(),
+            timestamp.as_deref(),
+            &body,
+            &sign,
+        ) {
+            return Err(ApiError::unauthorized(SIGN_MISMATCH));
         }
         record_tenant(tenant.id);
         Ok(Self {
@@ -87,6 +103,60 @@ impl FromRequest<AppState> for SignedRaw {
             request_id,
             headers,
             body,
+        })
+    }
+}
+
+/// An `/api/v1` request whose body is streamed (an upload): the tenant is known from the
+/// headers before any of the body is read; whoever reads the body feeds every byte to
+/// `check` and calls [`SignCheck::finish`] before keeping anything.
+pub struct SignedStream {
+    pub tenant: Tenant,
+    pub request_id: RequestId,
+    pub headers: HeaderMap,
+    pub body: axum::body::Body,
+    pub check: SignCheck,
+}
+
+/// The signature check of a streamed body.
+pub struct SignCheck {
+    signer: airudder::Signer,
+    sign: String,
+    tenant: tiller_core::TenantId,
+}
+
+impl SignCheck {
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.signer.update(chunk);
+    }
+
+    /// Whether the bytes fed carry the presented signature.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if !self.signer.verify(&self.sign) {
+            return Err(ApiError::unauthorized(SIGN_MISMATCH));
+        }
+        record_tenant(self.tenant);
+        Ok(())
+    }
+}
+
+impl FromRequest<AppState> for SignedStream {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let (tenant, sign, timestamp) = header_credentials(&parts.headers, state).await?;
+        let check = SignCheck {
+            signer: airudder::Signer::new(tenant.sign_secret.expose(), timestamp.as_deref()),
+            sign,
+            tenant: tenant.id,
+        };
+        Ok(Self {
+            tenant,
+            request_id: request_id(&parts.extensions),
+            headers: parts.headers,
+            body,
+            check,
         })
     }
 }

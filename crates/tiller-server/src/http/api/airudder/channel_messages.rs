@@ -15,7 +15,7 @@ use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
-        ApiError,
+        params, ApiError,
     },
     state::AppState,
 };
@@ -34,7 +34,8 @@ pub struct UserMessagesIn {
     pub user: UserIn,
     /// Flattened contents (`{"type":"text","text":"hi"}`, …), each optionally with the
     /// integrator's own `msg_id` (retries are then idempotent) and `timestamp`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, max_items = 100)]
+    #[serde(deserialize_with = "params::messages")]
     pub messages: Vec<Value>,
     /// The robot to answer a new session (Tiller's addition); the tenant's default robot
     /// when left out.

@@ -4,14 +4,13 @@
 //! out, so channels can fetch media that agents send.
 
 use axum::{
-    body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{Path, State},
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use tiller_core::{
-    files::{mime_type_of, FileError},
+    files::{mime_type_of, FileError, StoredFile},
     TenantId,
 };
 use utoipa::ToSchema;
@@ -19,20 +18,18 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     http::{
-        auth::SignedRaw,
+        auth::SignedStream,
         envelope::{V1Error, V1},
-        ApiError,
+        upload, ApiError,
     },
     state::AppState,
 };
 
-pub fn routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
-    // The upload limit replaces the general body limit on the upload route only.
-    let upload = OpenApiRouter::new()
-        .routes(routes!(upload_file))
-        .layer(DefaultBodyLimit::max(max_upload_bytes));
+/// The upload streams its body and enforces `files.max_upload_bytes` itself
+/// (`http::upload`), so the general body limit does not apply to it.
+pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .merge(upload)
+        .routes(routes!(upload_file))
         .routes(routes!(download_file))
 }
 
@@ -56,23 +53,22 @@ pub struct UploadOut {
     responses(
         (status = 200, body = V1<UploadOut>),
         (status = 400, body = V1Error),
-        (status = 413, description = "Larger than files.max_upload_bytes", body = V1Error),
+        (status = 401, description = "Unknown key or bad signature; an unknown key is refused before the body is read", body = V1Error),
+        (status = 413, description = "Larger than files.max_upload_bytes (16 MiB by default); the message says the limit", body = V1Error),
     )
 )]
 async fn upload_file(
     State(app): State<AppState>,
-    req: SignedRaw,
+    req: SignedStream,
 ) -> Result<V1<UploadOut>, ApiError> {
-    let (name, bytes) = file_part(&req.headers, req.body).await?;
-    let stored = app
-        .files
-        .put(req.tenant.id, &name, &bytes)
-        .await
-        .map_err(ApiError::internal)?;
-    let base = public_base(&app, &req.headers);
-    Ok(V1::ok(
-        &req.request_id,
-        UploadOut {
+    let (request_id, base) = (req.request_id.clone(), public_base(&app, &req.headers));
+    let stored = upload::receive(app.files.as_ref(), req, app.cfg.files.max_upload_bytes).await?;
+    Ok(V1::ok(&request_id, UploadOut::new(&base, stored)))
+}
+
+impl UploadOut {
+    fn new(base: &str, stored: StoredFile) -> Self {
+        Self {
             url: format!(
                 "{base}/files/{}/{}/{}",
                 stored.tenant, stored.id, stored.name
@@ -83,40 +79,8 @@ async fn upload_file(
             file_id: stored.id,
             name: stored.name,
             size: stored.size,
-        },
-    ))
-}
-
-/// The `file` part of a multipart body (or its only part), with its file name.
-async fn file_part(headers: &HeaderMap, body: Bytes) -> Result<(String, Bytes), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let boundary = multer::parse_boundary(content_type).map_err(|_| {
-        ApiError::bad_request("send the file as multipart/form-data with a `file` part")
-    })?;
-    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
-    let bad = |e: multer::Error| ApiError::bad_request(format!("malformed multipart body: {e}"));
-    let mut found = None;
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        let is_file = field.name() == Some("file") || field.file_name().is_some();
-        if !is_file {
-            continue;
         }
-        if found.is_some() {
-            return Err(ApiError::bad_request("send exactly one file per upload"));
-        }
-        let name = field.file_name().unwrap_or("file").to_owned();
-        found = Some((name, field.bytes().await.map_err(bad)?));
     }
-    let (name, bytes) =
-        found.ok_or_else(|| ApiError::bad_request("the multipart body has no `file` part"))?;
-    if bytes.is_empty() {
-        return Err(ApiError::bad_request("the uploaded file is empty"));
-    }
-    Ok((name, bytes))
 }
 
 /// `server.public_url`, or `http://{Host}` of the request when it is not configured.

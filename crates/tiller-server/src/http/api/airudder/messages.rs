@@ -17,7 +17,7 @@ use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
-        params::page_size,
+        params::{self, page_size},
         ApiError,
     },
     state::AppState,
@@ -43,7 +43,8 @@ pub struct SendMessageIn {
     /// `agent` or `agent_system`.
     pub sender_type: String,
     /// Exactly one: text (1–2096 characters), image, video, audio, file, location or interactive.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, max_items = 100)]
+    #[serde(deserialize_with = "params::messages")]
     pub messages: Vec<Value>,
 }
 
@@ -230,8 +231,9 @@ async fn page(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MarkReadIn {
     pub call_id: String,
-    /// The user messages to mark; every unread one when left out.
-    #[serde(default)]
+    /// The user messages to mark (at most 1000); every unread one when left out.
+    #[serde(default, deserialize_with = "params::msg_ids")]
+    #[schema(max_items = 1000)]
     pub msg_ids: Option<Vec<String>>,
 }
 

@@ -10,7 +10,7 @@ use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
-        ApiError,
+        params, ApiError,
     },
     state::AppState,
     views::webhooks::{CreatedEndpointOut, EndpointHealthOut, EndpointOut},
@@ -29,7 +29,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct CreateEndpointIn {
     pub url: String,
     /// Event types to deliver (`message.send`, …); every event when left out.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "params::event_types")]
+    #[schema(max_items = 32)]
     pub events: Option<Vec<String>>,
     /// Encrypt payloads with a per-endpoint AES-256-GCM key.
     #[serde(default)]
@@ -81,7 +82,8 @@ pub struct UpdateEndpointIn {
     #[serde(default)]
     pub url: Option<String>,
     /// A list of event types; `["*"]` for every event.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "params::event_types")]
+    #[schema(max_items = 32)]
     pub events: Option<Vec<String>>,
     /// Re-enabling clears the failure record.
     #[serde(default)]
