@@ -88,14 +88,14 @@ const NUMBERED_CODES: u32 = 50;
 /// Creates a tenant: validates the name, derives a company code that no other tenant has
 /// and issues fresh credentials. A code already taken gets a suffix (`acme_lending_2`),
 /// so two names never merge into one company.
-pub async fn create_tenant(
-    store: &dyn TenantStore,
+pub async fn create_tenant<S: TenantStore + ?Sized>(
+    store: &S,
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<(Tenant, IssuedCredentials), TenantError> {
     let (mut new, issued) = NewTenant::generate(name)?;
     let base = new.company.clone();
-    for attempt in 1.. {
+    for attempt in 1..=MAX_CODE_TRIES {
         match store.insert_tenant(&new, now).await {
             Err(StoreError::Conflict(what)) if what == "company" => {
                 new.company = company_code_candidate(&base, attempt + 1);
@@ -103,8 +103,11 @@ pub async fn create_tenant(
             other => return Ok((other?, issued)),
         }
     }
-    unreachable!("the candidates never run out")
+    Err(StoreError::Conflict("company".to_owned()).into())
 }
+
+/// How many codes are tried before giving up: the numbered ones and ten random suffixes.
+const MAX_CODE_TRIES: u32 = NUMBERED_CODES + 10;
 
 /// The code tried at `attempt` (1-based) for a base code: the base itself, then
 /// `base_2` … `base_50`, then `base_` and 8 random hex digits.

@@ -51,7 +51,10 @@ fn robot_reply_ids_count_from_zero_like_the_seeds() {
     );
     for (turn, ids) in whole {
         let mut sorted = ids.clone();
-        sorted.sort();
+        sorted.sort_by_key(|id| {
+            id.rsplit_once('-')
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+        });
         let ours: Vec<String> = (0..sorted.len()).map(|n| reply_msg_id(turn, n)).collect();
         assert_eq!(sorted, ours, "turn {turn}");
     }

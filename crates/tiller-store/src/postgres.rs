@@ -133,7 +133,7 @@ impl TokenStore for PgStore {
             .await
             .map_err(store_error)?;
         let valid: Option<(String, String)> = sqlx::query_as(
-            "SELECT token_hash, nonce FROM api_tokens WHERE tenant_id = $1 AND expires_at > $2 \
+            "SELECT token_hash, nonce FROM api_token_hashes WHERE tenant_id = $1 AND expires_at > $2 \
              ORDER BY expires_at DESC LIMIT 1",
         )
         .bind(t.0)
@@ -145,7 +145,7 @@ impl TokenStore for PgStore {
         let plan = plan_token(valid, candidate);
         match &plan {
             TokenPlan::Extend { hash, .. } => {
-                sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE token_hash = $2")
+                sqlx::query("UPDATE api_token_hashes SET expires_at = $1 WHERE token_hash = $2")
                     .bind(to_millis(expires_at))
                     .bind(hash)
                     .execute(&mut *tx)
@@ -153,14 +153,16 @@ impl TokenStore for PgStore {
                     .map_err(store_error)?;
             }
             TokenPlan::Insert(record) => {
-                sqlx::query("DELETE FROM api_tokens WHERE tenant_id = $1 AND expires_at <= $2")
-                    .bind(t.0)
-                    .bind(to_millis(now))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
                 sqlx::query(
-                    "INSERT INTO api_tokens (token_hash, nonce, tenant_id, issued_at, expires_at) \
+                    "DELETE FROM api_token_hashes WHERE tenant_id = $1 AND expires_at <= $2",
+                )
+                .bind(t.0)
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                sqlx::query(
+                    "INSERT INTO api_token_hashes (token_hash, nonce, tenant_id, issued_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&record.hash)
@@ -184,7 +186,7 @@ impl TokenStore for PgStore {
 
     async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
         let id: i64 = sqlx::query_scalar(
-            "SELECT tenant_id FROM api_tokens WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT tenant_id FROM api_token_hashes WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(to_millis(now))

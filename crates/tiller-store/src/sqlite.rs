@@ -167,7 +167,7 @@ impl TokenStore for SqliteStore {
             .run(move |tx| {
                 let valid: Option<(String, String)> = optional(
                     tx,
-                    "SELECT token_hash, nonce FROM api_tokens \
+                    "SELECT token_hash, nonce FROM api_token_hashes \
                      WHERE tenant_id = ? AND expires_at > ? \
                      ORDER BY expires_at DESC LIMIT 1",
                     params![t.0, to_millis(now)],
@@ -178,19 +178,19 @@ impl TokenStore for SqliteStore {
                     TokenPlan::Extend { hash, .. } => {
                         execute(
                             tx,
-                            "UPDATE api_tokens SET expires_at = ? WHERE token_hash = ?",
+                            "UPDATE api_token_hashes SET expires_at = ? WHERE token_hash = ?",
                             params![to_millis(expires_at), hash],
                         )?;
                     }
                     TokenPlan::Insert(record) => {
                         execute(
                             tx,
-                            "DELETE FROM api_tokens WHERE tenant_id = ? AND expires_at <= ?",
+                            "DELETE FROM api_token_hashes WHERE tenant_id = ? AND expires_at <= ?",
                             params![t.0, to_millis(now)],
                         )?;
                         execute(
                             tx,
-                            "INSERT INTO api_tokens \
+                            "INSERT INTO api_token_hashes \
                              (token_hash, nonce, tenant_id, issued_at, expires_at) \
                              VALUES (?, ?, ?, ?, ?)",
                             params![
@@ -217,7 +217,7 @@ impl TokenStore for SqliteStore {
         let id: i64 = self.readers.read(|c| {
             one(
                 c,
-                "SELECT tenant_id FROM api_tokens WHERE token_hash = ? AND expires_at > ?",
+                "SELECT tenant_id FROM api_token_hashes WHERE token_hash = ? AND expires_at > ?",
                 params![token_hash, to_millis(now)],
             )
         })?;

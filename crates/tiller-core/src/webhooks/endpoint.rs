@@ -22,8 +22,6 @@ pub enum EndpointError {
     Url(String),
     #[error("url must be an http or https URL with a host")]
     Scheme,
-    #[error("url {0} points at this machine (localhost); deliveries to it would be refused")]
-    Localhost(String),
     #[error("events must name at least one event type; leave it out for every event")]
     NoEvents,
     #[error("unknown event type {0:?}; known types: {known}", known = event_types::ALL.join(", "))]
@@ -31,7 +29,7 @@ pub enum EndpointError {
 }
 
 /// The rules an endpoint's URL and event list meet before it is stored: an http(s) URL
-/// with a host that is not a localhost name, and known event types. Returns what the
+/// with a host, and known event types. Returns what the
 /// address check (the outbound guard, which also runs at every delivery) must look at.
 /// With `force`, unknown event types are accepted (the caller said so explicitly).
 pub fn check_endpoint(
@@ -49,11 +47,7 @@ pub fn check_endpoint(
         Some(url::Host::Ipv4(ip)) => EndpointTarget::Ip(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => EndpointTarget::Ip(IpAddr::V6(ip)),
         Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            if !force && (name == "localhost" || name.ends_with(".localhost")) {
-                return Err(EndpointError::Localhost(url.to_owned()));
-            }
-            EndpointTarget::Domain(name, port)
+            EndpointTarget::Domain(name.trim_end_matches('.').to_ascii_lowercase(), port)
         }
     };
     if let Some(events) = events {
@@ -160,13 +154,11 @@ mod tests {
             check_endpoint("not a url", None, false),
             Err(EndpointError::Url(_))
         ));
-        for local in ["http://localhost:9/x", "http://api.LOCALHOST./x"] {
-            assert!(matches!(
-                check_endpoint(local, None, false),
-                Err(EndpointError::Localhost(_))
-            ));
-            assert!(check_endpoint(local, None, true).is_ok());
-        }
+        // Names are left to the address policy, which resolves them.
+        assert_eq!(
+            check_endpoint("http://api.LOCALHOST./x", None, false),
+            Ok(EndpointTarget::Domain("api.localhost".into(), 80))
+        );
     }
 
     #[test]

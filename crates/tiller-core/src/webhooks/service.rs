@@ -23,7 +23,7 @@ pub trait AddressPolicy: Send + Sync {
 pub enum WebhookError {
     #[error(transparent)]
     Invalid(#[from] EndpointError),
-    #[error("url: {0} (set force to store it anyway; deliveries stay refused until then)")]
+    #[error("url: {0} (or set force to store it anyway; its deliveries stay refused until the network is allowed)")]
     Refused(String),
     #[error("no such endpoint")]
     NoEndpoint,
