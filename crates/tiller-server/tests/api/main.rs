@@ -19,6 +19,7 @@ mod ops;
 mod robots;
 mod robots_external;
 mod signed;
+mod startup;
 mod tenancy;
 mod token;
 mod unauthenticated;
