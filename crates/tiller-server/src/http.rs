@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod error;
 pub mod observe;
 pub mod openapi;
+mod openapi_rules;
 pub mod ops;
 pub mod params;
 pub mod serve;
@@ -30,7 +31,8 @@ pub struct RequestId(pub String);
 /// Every route, with the middleware stack. Outermost first: observe (request id, span,
 /// metrics, access log) → render_errors (envelopes) → request timeout → body limit → routes.
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = described_routes().split_for_parts();
+    let (routes, mut doc) = described_routes().split_for_parts();
+    openapi_rules::apply(&mut doc);
     let doc = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
     routes
         .layer(Extension(Arc::new(doc)))
@@ -59,6 +61,7 @@ fn described_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of this build, as `GET /openapi.json` serves it.
 pub fn openapi_document() -> serde_json::Value {
-    serde_json::to_value(described_routes().into_openapi())
-        .expect("the OpenAPI document serializes")
+    let mut doc = described_routes().into_openapi();
+    openapi_rules::apply(&mut doc);
+    serde_json::to_value(doc).expect("the OpenAPI document serializes")
 }

@@ -9,6 +9,22 @@ pub enum ConnectError {
     UnsupportedUrl,
     #[error("invalid database URL")]
     InvalidUrl(#[source] sqlx::Error),
+    #[error(
+        "the SQLite URL names no file: give a path, e.g. sqlite://./tiller-data/tiller.db \
+         (relative to the working directory) or sqlite:///var/lib/tiller/tiller.db (absolute)"
+    )]
+    MissingSqlitePath,
+    #[error(
+        "cannot connect to PostgreSQL: {reason} to {host}:{port} (is the server running, and \
+         are the host and port in database.url right?)"
+    )]
+    Unreachable {
+        reason: String,
+        host: String,
+        port: u16,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("creating the SQLite directory {0}")]
     CreateDir(String, #[source] std::io::Error),
     #[error("connecting to the database")]

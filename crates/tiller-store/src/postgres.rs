@@ -39,8 +39,11 @@ impl PgStore {
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
-            .await
-            .map_err(ConnectError::Connect)?;
+            .await;
+        let pool = match pool {
+            Ok(pool) => pool,
+            Err(e) => return Err(explain_connect_error(url, e).await),
+        };
         if opts.migrate {
             // sqlx holds an advisory lock while migrating, so nodes starting together are safe.
             MIGRATOR.run(&pool).await.map_err(ConnectError::Migrate)?;
@@ -56,6 +59,36 @@ impl PgStore {
             .await
             .map_err(store_error)?;
         Ok(row.into())
+    }
+}
+
+/// sqlx reports an unreachable server as a pool timeout; probe the address so the
+/// operator reads "connection refused to db:5432" instead.
+async fn explain_connect_error(url: &str, e: sqlx::Error) -> ConnectError {
+    let Some((host, port)) = url::Url::parse(url)
+        .ok()
+        .and_then(|u| Some((u.host_str()?.to_owned(), u.port().unwrap_or(5432))))
+    else {
+        return ConnectError::Connect(e);
+    };
+    let probe = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)),
+    )
+    .await;
+    let reason = match probe {
+        Ok(Ok(_)) => return ConnectError::Connect(e),
+        Ok(Err(io)) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused".to_owned()
+        }
+        Ok(Err(io)) => format!("{io}"),
+        Err(_) => "connection timed out".to_owned(),
+    };
+    ConnectError::Unreachable {
+        reason,
+        host,
+        port,
+        source: e,
     }
 }
 

@@ -54,6 +54,11 @@ pub(crate) struct SqliteStore {
 
 impl SqliteStore {
     pub(crate) async fn connect(url: &str, opts: &ConnectOptions) -> Result<Self, ConnectError> {
+        let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.split('?').next().unwrap_or_default().is_empty() {
+            return Err(ConnectError::MissingSqlitePath);
+        }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(ConnectError::InvalidUrl)?
             .create_if_missing(true)

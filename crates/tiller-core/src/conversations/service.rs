@@ -36,8 +36,9 @@ pub enum ConversationError {
     Rejected(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("msg_id {0} is already used")]
-    DuplicateMsgId(String),
+    /// The store names only the column, so the message cannot name the id.
+    #[error("a message's msg_id is already used by another session of this tenant")]
+    DuplicateMsgId,
     /// The session kept changing under a compare-and-set update; the caller may retry.
     #[error("the session is busy; try again")]
     Busy,
@@ -417,7 +418,7 @@ fn store_error(e: StoreError, call_id: &CallId) -> ConversationError {
     match e {
         StoreError::NotFound => ConversationError::SessionNotFound(call_id.clone()),
         StoreError::Rejected(why) => ConversationError::Rejected(why),
-        StoreError::Conflict(what) if what == "msg_id" => ConversationError::DuplicateMsgId(what),
+        StoreError::Conflict(what) if what == "msg_id" => ConversationError::DuplicateMsgId,
         other => ConversationError::Store(other),
     }
 }

@@ -166,7 +166,7 @@ impl From<ConversationError> for ApiError {
         match e {
             ConversationError::SessionNotFound(_) => Self::not_found(e.to_string()),
             ConversationError::Rejected(why) => Self::new(ErrorKind::Conflict, why),
-            ConversationError::DuplicateMsgId(_) | ConversationError::Busy => {
+            ConversationError::DuplicateMsgId | ConversationError::Busy => {
                 Self::new(ErrorKind::Conflict, e.to_string())
             }
             ConversationError::Invalid(why) => Self::bad_request(why),
@@ -236,10 +236,14 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .cloned()
         .unwrap_or_default();
     let mut res = next.run(req).await;
-    let Some(info) = res.extensions_mut().remove::<Arc<ErrorInfo>>() else {
-        return res;
+    let info = match res.extensions_mut().remove::<Arc<ErrorInfo>>() {
+        Some(info) => info,
+        None => match plain_rejection(res).await {
+            Ok(info) => info,
+            Err(res) => return res,
+        },
     };
-    let status = res.status();
+    let status = info.kind.status();
     let body = match surface {
         Surface::ApiV1 => serde_json::to_string(&V1Error {
             request_id: request_id.0,
@@ -273,6 +277,37 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         header::HeaderValue::from_static("application/json"),
     );
     out
+}
+
+/// A client error some layer answered in plain text (an axum extractor's rejection, the
+/// body limit) becomes an [`ErrorInfo`], so it too is rendered in the envelope.
+async fn plain_rejection(res: Response) -> Result<Arc<ErrorInfo>, Response> {
+    let is_plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let kind = match res.status() {
+        StatusCode::BAD_REQUEST
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorKind::BadRequest,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::PayloadTooLarge,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorKind::MethodNotAllowed,
+        StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        _ => return Err(res),
+    };
+    if !is_plain {
+        return Err(res);
+    }
+    let text = axum::body::to_bytes(res.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    Ok(Arc::new(ErrorInfo {
+        kind,
+        message: text,
+        nx_code: None,
+    }))
 }
 
 /// Fallback for paths no route matches.

@@ -10,6 +10,29 @@ use serde::{
 
 use super::ApiError;
 
+/// `Path<T>` with its rejection (a value that does not parse, bad percent-encoding) as a
+/// 400 in the surface's envelope instead of axum's plain-text `Invalid URL: …`.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for PathParams<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
+}
+
 /// Most items one list call returns.
 pub const MAX_PAGE: u32 = 100;
 /// Most messages in one request (`messages` of the send and user-message APIs).

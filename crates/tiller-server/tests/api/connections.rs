@@ -153,3 +153,28 @@ fn with_512_descriptors_600_idle_connections_do_not_stop_the_server() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[tokio::test]
+async fn a_request_whose_body_never_arrives_gets_a_503_after_the_request_timeout() {
+    let app = TestApp::spawn_with(|c| c.server.request_timeout_secs = 1).await;
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(
+        b"POST /service/cloud/auth HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"APPKey\":",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answered after the request timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("request_timeout_secs"), "{answer}");
+    assert!(
+        answer.contains("\"status\":\"Service Unavailable\""),
+        "{answer}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(800));
+}

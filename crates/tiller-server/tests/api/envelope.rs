@@ -104,3 +104,32 @@ async fn unknown_routes_and_methods_answer_in_the_surface_envelope() {
     assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(wrong.json()["request_id"].is_string());
 }
+
+#[tokio::test]
+async fn bad_path_values_are_400s_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (
+            Method::GET,
+            "/files/abc/0123456789abcdef0123456789abcdef/a.txt",
+        ),
+        (Method::POST, "/api/v1/channel/%FF/message"),
+    ] {
+        let reply = app.send(method, path, &[], "{}").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            reply.text
+        );
+        assert_eq!(reply.headers["content-type"], "application/json", "{path}");
+        let v = reply.json();
+        assert_eq!(v["code"], 400, "{path}: {v}");
+        assert_eq!(v["request_id"].as_str().unwrap().len(), 32, "{path}: {v}");
+        assert!(v["data"].is_null());
+        assert!(
+            v["message"].as_str().unwrap().contains("Invalid URL"),
+            "{path}: {v}"
+        );
+    }
+}

@@ -20,6 +20,7 @@ mod readme;
 mod robots;
 mod robots_external;
 mod signed;
+mod startup;
 mod tenancy;
 mod token;
 mod unauthenticated;

@@ -101,3 +101,51 @@ async fn every_route_is_described_with_its_security() {
         );
     }
 }
+
+#[tokio::test]
+async fn errors_and_input_rules_are_documented() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.json();
+    let ops = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
+    for (method, path) in ROUTES {
+        let responses = &doc["paths"][path][method]["responses"];
+        if path.starts_with("/saas") {
+            let body = &responses["200"]["content"]["application/json"]["schema"];
+            let refs: Vec<&str> = body["oneOf"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path}: 200 is not oneOf: {body}"))
+                .iter()
+                .filter_map(|s| s["$ref"].as_str())
+                .collect();
+            assert!(
+                refs.contains(&"#/components/schemas/NxError"),
+                "{path}: {refs:?}"
+            );
+        } else if !ops.contains(path) {
+            let bad = &responses["400"]["content"]["application/json"]["schema"]["$ref"];
+            let envelope = if path.starts_with("/service") {
+                "#/components/schemas/CloudError"
+            } else {
+                "#/components/schemas/V1Error"
+            };
+            assert_eq!(bad, envelope, "{method} {path}: the 400");
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["NxError"]["properties"]["traceId"].is_object());
+    let read = &schemas["MarkReadIn"];
+    assert_eq!(
+        read["additionalProperties"], true,
+        "unknown fields are ignored"
+    );
+    assert_eq!(read["properties"]["call_id"]["maxLength"], 128);
+    assert_eq!(read["properties"]["msg_ids"]["maxItems"], 1000);
+    assert_eq!(
+        schemas["ListMessagesIn"]["properties"]["size"]["maximum"],
+        100
+    );
+    assert_eq!(
+        schemas["UserMessagesIn"]["properties"]["messages"]["maxItems"],
+        100
+    );
+}

@@ -3,7 +3,7 @@
 //! tapped; Tiller opens the session on first contact, stores every message, then hands
 //! them to the conversation engine. Answers only once the messages are committed.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tiller_core::conversations::NewSession;
@@ -15,7 +15,8 @@ use crate::{
     http::{
         auth::Signed,
         envelope::{V1Error, V1},
-        params, ApiError,
+        params::{self, PathParams},
+        ApiError,
     },
     state::AppState,
 };
@@ -63,7 +64,7 @@ pub struct UserMessagesOut {
 )]
 async fn receive_user_messages(
     State(app): State<AppState>,
-    Path(path_channel): Path<String>,
+    PathParams(path_channel): PathParams<String>,
     req: Signed<UserMessagesIn>,
 ) -> Result<V1<UserMessagesOut>, ApiError> {
     let body = req.body;

@@ -4,7 +4,7 @@
 //! out, so channels can fetch media that agents send.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
 };
@@ -20,6 +20,7 @@ use crate::{
     http::{
         auth::SignedStream,
         envelope::{V1Error, V1},
+        params::PathParams,
         upload, ApiError,
     },
     state::AppState,
@@ -110,7 +111,7 @@ fn public_base(app: &AppState, headers: &HeaderMap) -> String {
 )]
 async fn download_file(
     State(app): State<AppState>,
-    Path((tenant, id, name)): Path<(i64, String, String)>,
+    PathParams((tenant, id, name)): PathParams<(i64, String, String)>,
 ) -> Result<Response, ApiError> {
     match app.files.get(TenantId(tenant), &id, &name).await {
         Ok(bytes) => {
