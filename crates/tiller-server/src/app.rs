@@ -95,7 +95,7 @@ impl App {
             cfg.clone(),
             metrics.clone(),
             wake,
-        ));
+        )?);
         let robot_worker = Arc::new(RobotWorker::new(
             robots.clone(),
             conversations.clone(),

@@ -273,6 +273,21 @@ impl Config {
             .collect()
     }
 
+    /// Every retry policy, parsed once: the default and each tenant's own.
+    pub fn retry_policies(&self) -> anyhow::Result<RetryPolicies> {
+        let mut by_tenant = std::collections::HashMap::new();
+        for key in self.webhooks.tenant_retry_schedules.keys() {
+            let id: i64 = key.parse().with_context(|| {
+                format!("webhooks.tenant_retry_schedules.{key}: not a tenant id")
+            })?;
+            by_tenant.insert(TenantId(id), self.retry_policy(Some(TenantId(id)))?);
+        }
+        Ok(RetryPolicies {
+            default: self.retry_policy(None)?,
+            by_tenant,
+        })
+    }
+
     /// The retry policy of a tenant: its own schedule if configured, else the default.
     pub fn retry_policy(&self, tenant: Option<TenantId>) -> anyhow::Result<RetryPolicy> {
         let raw = tenant
@@ -320,6 +335,20 @@ fn redact_url_password(raw: &str) -> String {
             u.to_string()
         }
         _ => raw.to_owned(),
+    }
+}
+
+/// The webhook retry policies, parsed at start so an attempt never re-parses a schedule.
+#[derive(Debug, Clone)]
+pub struct RetryPolicies {
+    default: RetryPolicy,
+    by_tenant: std::collections::HashMap<TenantId, RetryPolicy>,
+}
+
+impl RetryPolicies {
+    /// The tenant's own policy if it has one, else the default.
+    pub fn of(&self, tenant: TenantId) -> &RetryPolicy {
+        self.by_tenant.get(&tenant).unwrap_or(&self.default)
     }
 }
 
@@ -409,6 +438,9 @@ mod tests {
         cfg.validate().unwrap();
         assert_eq!(cfg.retry_policy(Some(TenantId(7))).unwrap().delays.len(), 1);
         assert_eq!(cfg.retry_policy(Some(TenantId(8))).unwrap().delays.len(), 5);
+        let policies = cfg.retry_policies().unwrap();
+        assert_eq!(policies.of(TenantId(7)).delays.len(), 1);
+        assert_eq!(policies.of(TenantId(8)).delays.len(), 5);
         cfg.webhooks
             .tenant_retry_schedules
             .insert("x".into(), "5s".into());

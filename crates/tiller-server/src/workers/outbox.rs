@@ -14,18 +14,14 @@ use futures_util::future::join_all;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tiller_core::{
     store::DynStore,
-    webhooks::{
-        encryption,
-        schedule::{Failure, RetryPolicy},
-        signing, AttemptRecord, ClaimedDelivery, Outcome,
-    },
+    webhooks::{encryption, schedule::Failure, signing, AttemptRecord, ClaimedDelivery, Outcome},
     SharedClock,
 };
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::Config,
+    config::{Config, RetryPolicies},
     metrics::Metrics,
     outbound::{OutboundClient, OutboundError},
 };
@@ -40,6 +36,8 @@ pub struct OutboxWorker {
     clock: SharedClock,
     client: OutboundClient,
     cfg: Arc<Config>,
+    /// Parsed once from `cfg`.
+    policies: RetryPolicies,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
 }
@@ -52,15 +50,16 @@ impl OutboxWorker {
         cfg: Arc<Config>,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             store,
             clock,
             client,
+            policies: cfg.retry_policies()?,
             cfg,
             metrics,
             wake,
-        }
+        })
     }
 
     fn timeout(&self) -> std::time::Duration {
@@ -199,10 +198,12 @@ impl OutboxWorker {
             };
         let outcome = match failure {
             None => Outcome::Delivered,
-            Some(f) => {
-                self.policy(&d)
-                    .after_failure(d.attempt, f, self.clock.now(), rand::random::<f64>())
-            }
+            Some(f) => self.policies.of(d.event.tenant).after_failure(
+                d.attempt,
+                f,
+                self.clock.now(),
+                rand::random::<f64>(),
+            ),
         };
         let latency = (self.clock.now() - started).to_std().unwrap_or_default();
         let outcome_name = match outcome {
@@ -237,12 +238,6 @@ impl OutboxWorker {
                 tracing::error!(error = ?e, event_id = %record.event_id, "recording a webhook attempt failed");
             }
         }
-    }
-
-    fn policy(&self, d: &ClaimedDelivery) -> RetryPolicy {
-        self.cfg
-            .retry_policy(Some(d.event.tenant))
-            .unwrap_or_else(|_| RetryPolicy::documented())
     }
 
     async fn send(
