@@ -382,7 +382,7 @@ impl RobotEngine {
             .into_iter()
             .enumerate()
             .map(|(n, content)| Message {
-                msg_id: format!("{turn_id}-{}", n + 1),
+                msg_id: crate::conversations::turn_message_id(&turn_id, n),
                 seat_id: Some(String::new()),
                 timestamp: now.timestamp(),
                 sender_type: SenderType::Robot,

@@ -172,11 +172,11 @@ async fn menus_and_slots_to_handoff(b: &Bot) {
     let turn = said[0]["msg_id"]
         .as_str()
         .unwrap()
-        .strip_suffix("-1")
+        .strip_suffix("-0")
         .unwrap()
         .to_owned();
     assert_eq!(turn.len(), 32);
-    assert_eq!(said[1]["msg_id"], format!("{turn}-2"));
+    assert_eq!(said[1]["msg_id"], format!("{turn}-1"));
     let row = option_id(&said[1], "大件快递");
     assert!(
         row.starts_with(&format!("{flow_id}-2-1-list-1-0-")),

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tiller_core::{
     conversations::ChatRecord,
-    files::mime_type_of,
+    files::media_mime_type,
     messages::{Content, MessageStatus, SenderType, Template},
 };
 use utoipa::ToSchema;
@@ -104,8 +104,8 @@ impl ChatRecordOut {
                 MessageStatus::Failed => "failed",
             }),
             tenant_id: s.tenant.to_string(),
+            mime_type: media_mime_type(media_url, filename.as_deref()),
             filename,
-            mime_type: media_url.and_then(mime_type_of),
             media_link: media_url.map(str::to_owned),
             template: match &m.content {
                 Content::Template(t) => t.template.as_deref().map(template_of),

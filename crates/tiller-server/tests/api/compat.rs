@@ -1,0 +1,74 @@
+//! Issue 11: what a client written from the AIRUDDER and nxlink documents alone sees. Each
+//! test compares Tiller's answer with the seed pages' own examples, field by field.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tiller_core::signing::nxlink::Algorithm;
+use tiller_testkit::examples;
+
+use crate::helpers::{TestApp, TestTenant};
+
+/// `path` signed for `t`; asserts the `/api/v1` envelope's success and returns `data`.
+async fn ok(app: &TestApp, t: &TestTenant, path: &str, body: Value) -> Value {
+    let r = app.post_signed(t, path, &body.to_string()).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.text);
+    let v = r.json();
+    assert_eq!(v["code"], 200, "{path}: {v}");
+    v["data"].clone()
+}
+
+/// The nxlink chat records of `t` (newest first), with `extra` query parameters.
+async fn records(app: &TestApp, t: &TestTenant, extra: &str) -> Vec<Value> {
+    let path = format!(
+        "/saas/openapi/chat/records?tenant_id={}&appkey={}&page_number=1&page_size=100{extra}",
+        t.id.0, t.app_key
+    );
+    let r = app
+        .send_owned(
+            Method::GET,
+            &path,
+            &app.nx_headers(t, "", Algorithm::Md5),
+            "",
+        )
+        .await;
+    let v = r.json();
+    assert_eq!(v["code"], 0, "{v}");
+    v["list"].as_array().unwrap().clone()
+}
+
+/// A user's first message on a WhatsApp session `call_id`.
+async fn open(app: &TestApp, t: &TestTenant, call_id: &str, extra: Value) {
+    let mut body = json!({"call_id": call_id, "channel": "WhatsApp", "channel_id": "155xxxx2740",
+        "user": {"id": "852xxxx4115", "name": "空格键"}, "messages": [{"type": "text", "text": "你好"}]});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    ok(app, t, "/api/v1/channel/whatsapp/message", body).await;
+}
+
+/// The seed 004 record that satisfies `pick`.
+fn seed_004_record(pick: impl Fn(&Value) -> bool) -> Value {
+    examples::seed("004")
+        .iter()
+        .filter_map(|d| d["list"].as_array().cloned())
+        .flatten()
+        .find(|r| pick(r))
+        .expect("seed 004 has such a record")
+}
+
+/// Item 4: a media link without an extension takes its MIME type from the file name.
+#[tokio::test]
+async fn media_mime_type_comes_from_the_file_name_as_in_seed_004() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let want = seed_004_record(|r| r.get("mime_type").is_some());
+    open(&app, &t, "c1", json!({})).await;
+    let media = json!({"origin_url": want["media_link"], "name": want["filename"]});
+    ok(&app, &t, "/api/v1/session/message/send",
+        json!({"call_id": "c1", "sender_type": "agent", "messages": [{"type": "image", "media": media}]}))
+    .await;
+    let got = records(&app, &t, "").await.remove(0);
+    for field in ["message_type", "media_link", "filename", "mime_type"] {
+        assert_eq!(got[field], want[field], "{field}: {got}");
+    }
+}
