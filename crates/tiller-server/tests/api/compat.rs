@@ -72,3 +72,60 @@ async fn media_mime_type_comes_from_the_file_name_as_in_seed_004() {
         assert_eq!(got[field], want[field], "{field}: {got}");
     }
 }
+
+/// Item 6: printed credentials survive a URL; keys issued before (standard base64, with
+/// `+`) still work when pasted unencoded into nxlink's `appkey`.
+#[tokio::test]
+async fn app_keys_survive_a_query_string_old_and_new() {
+    use tiller_core::{tenant::NewTenant, Clock as _};
+    let app = TestApp::spawn().await;
+    let fresh = app.tenant("Fresh").await;
+    assert!(fresh
+        .app_key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(records(&app, &fresh, "").await.is_empty());
+
+    // A tenant created before the change, with the key.
+    let (mut new, issued) = NewTenant::generate("Old").unwrap();
+    new.app_key = "Mo012+QEsUFj5oFSj0LrEQ".into();
+    let old = app
+        .state
+        .store
+        .insert_tenant(&new, app.clock.now())
+        .await
+        .unwrap();
+    let old = TestTenant {
+        id: old.id,
+        company: old.company,
+        app_key: new.app_key.clone(),
+        app_secret: issued.app_secret.expose().to_owned(),
+        sign_key: issued.sign_key,
+        sign_secret: issued.sign_secret.expose().to_owned(),
+        access_key: issued.access_key,
+        access_secret: issued.access_secret.expose().to_owned(),
+    };
+    assert!(
+        records(&app, &old, "").await.is_empty(),
+        "`+` read as a space still matches"
+    );
+    let wrong = TestTenant {
+        app_key: "Mo012-QEsUFj5oFSj0LrEQ".into(),
+        ..old.clone()
+    };
+    let path = format!(
+        "/saas/openapi/chat/records?tenant_id={}&appkey={}&page_number=1&page_size=10",
+        wrong.id.0, wrong.app_key
+    );
+    let r = app
+        .send_owned(
+            Method::GET,
+            &path,
+            &app.nx_headers(&wrong, "", Algorithm::Md5),
+            "",
+        )
+        .await;
+    assert_eq!(r.json()["code"], 22016, "{}", r.text);
+    // The token API still takes the old key as it is.
+    assert!(!app.token(&old).await.is_empty());
+}

@@ -89,7 +89,7 @@ async fn list_chat_records(
         )
         .nx_code(1005));
     }
-    if appkey != req.tenant.app_key {
+    if !tiller_core::tenant::app_key_matches(&req.tenant.app_key, appkey) {
         return Err(param_error(22016, "no application with this appkey"));
     }
     let number = |name: &str| -> Result<u32, ApiError> {
