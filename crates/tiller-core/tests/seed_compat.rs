@@ -85,3 +85,77 @@ fn media_mime_type_is_derived_as_seed_004_shows() {
         assert_eq!(derived, r["mime_type"].as_str(), "{r}");
     }
 }
+
+/// Item 7: seed 002's `session.end`, rebuilt from a session with the seed's values, agrees
+/// field by field; `timestamp` is the send time and `variables` the session's.
+#[test]
+fn session_end_matches_seed_002_field_by_field() {
+    use chrono::DateTime;
+    use tiller_core::{
+        conversations::{
+            session_end_events, CallId, ChatUser, Conclusion, EndReason, Session, SessionState,
+        },
+        webhooks::payload_at_send,
+        TenantId,
+    };
+    let want = examples::find("seed-002", |d| {
+        d.get("session_end_reason").is_some() && d.get("variables").is_some()
+    });
+    let time = |k: &str| {
+        DateTime::parse_from_rfc3339(want[k].as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let session = Session {
+        tenant: TenantId(1),
+        call_id: CallId::parse(want["call_id"].as_str().unwrap()).unwrap(),
+        channel: want["channel"].as_str().unwrap().into(),
+        channel_id: want["channel_id"].as_str().unwrap().into(),
+        user: ChatUser::default(),
+        state: SessionState::Closed,
+        end_reason: EndReason::parse(want["session_end_reason"].as_str().unwrap()),
+        seat_id: None,
+        started_at: time("session_start_time"),
+        ended_at: Some(time("session_end_time")),
+        updated_at: time("session_end_time"),
+        report: None,
+        robot_id: want["robot_id"].as_str().map(str::to_owned),
+        robot_state: None,
+        answered_seq: 0,
+        turn_due: None,
+        state_version: 1,
+        variables: want["variables"].as_object().unwrap().clone(),
+    };
+    let conclusion = Conclusion {
+        record_slots: want["ner_slots"].as_object().unwrap().clone(),
+        output_label: want["intention"].as_str().unwrap().into(),
+        event_label: want["event_label"].as_object().unwrap().clone(),
+        talk_round: want["talk_round"].as_u64().unwrap(),
+    };
+    let events = session_end_events("acme", &session, &conclusion, &[]);
+    let end = events
+        .iter()
+        .find(|e| e.event_type == "session.end")
+        .unwrap();
+    // Stored with the end time; each attempt stamps its own send time.
+    let sent_at = want["timestamp"].as_i64().unwrap() + 60;
+    let got = payload_at_send(&end.event_type, &end.payload, sent_at);
+    assert_eq!(got["timestamp"], sent_at);
+    for field in [
+        "call_id",
+        "channel",
+        "channel_id",
+        "robot_id",
+        "status",
+        "session_start_time",
+        "session_end_time",
+        "session_end_reason",
+        "intention",
+        "talk_round",
+        "ner_slots",
+        "event_label",
+        "variables",
+    ] {
+        assert_eq!(got[field], want[field], "{field}");
+    }
+}

@@ -156,6 +156,7 @@ pub fn session_end_events(
     let fields = json!({
         "robot_id": session.robot_id.clone().unwrap_or_default(),
         "status": "closed",
+        // Stamped again by each delivery attempt (`webhooks::payload_at_send`).
         "timestamp": ended.timestamp(),
         "session_start_time": iso(session.started_at),
         "session_end_time": iso(ended),
@@ -164,7 +165,7 @@ pub fn session_end_events(
         "talk_round": conclusion.talk_round,
         "ner_slots": conclusion.record_slots,
         "event_label": conclusion.event_label,
-        "variables": {},
+        "variables": session.variables,
         "messages": transcript,
     });
     if let (Some(end), Some(fields)) = (end.as_object_mut(), fields.as_object()) {

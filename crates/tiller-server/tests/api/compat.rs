@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 use tiller_core::signing::nxlink::Algorithm;
 use tiller_testkit::examples;
 
-use crate::helpers::{TestApp, TestTenant};
+use crate::{
+    helpers::{TestApp, TestTenant},
+    robots::{Bot, LOGISTICS},
+};
 
 /// `path` signed for `t`; asserts the `/api/v1` envelope's success and returns `data`.
 async fn ok(app: &TestApp, t: &TestTenant, path: &str, body: Value) -> Value {
@@ -128,4 +131,62 @@ async fn app_keys_survive_a_query_string_old_and_new() {
     assert_eq!(r.json()["code"], 22016, "{}", r.text);
     // The token API still takes the old key as it is.
     assert!(!app.token(&old).await.is_empty());
+}
+
+/// The fields of seed 002's `session.end` that only a workflow run has.
+const WORKFLOW_ONLY: &[&str] = &[
+    "workflow_id",
+    "workflow_name",
+    "nodetask_id",
+    "nodetask_name",
+    "waba_task_id",
+    "wfdetail_uuid",
+    "callee",
+];
+
+/// Seed 002's `session.end` example.
+fn seed_002_session_end() -> Value {
+    examples::find("seed-002", |d| {
+        d.get("session_end_reason").is_some() && d.get("variables").is_some()
+    })
+}
+
+/// Item 7: `session.end`'s `timestamp` is when the notification is sent, and `variables`
+/// are those the session was started with.
+#[tokio::test]
+async fn session_end_carries_start_variables_and_its_send_time() {
+    use chrono::Duration;
+    use tiller_core::Clock as _;
+    let b = Bot::start(LOGISTICS).await;
+    let want = seed_002_session_end();
+    let body = json!({"call_id": "c1", "channel_id": "6289xxxxxxxx9070", "user": {"id": "123"},
+        "variables": want["variables"], "messages": [{"type": "text", "text": "hi"}]});
+    b.post("/api/v1/channel/chatbot/message", body.clone())
+        .await;
+    // A later message's variables do not replace the session's.
+    let mut later = body;
+    later["variables"] = json!({"name": "someone else"});
+    b.post("/api/v1/channel/chatbot/message", later).await;
+    b.post("/api/v1/session/end", json!({"call_id": "c1"}))
+        .await;
+    let ended_at = b.app.clock.now();
+    b.app.clock.advance(Duration::seconds(42));
+    let end = b.events("session.end").await.remove(0);
+    assert_eq!(end["variables"], want["variables"]);
+    assert_eq!(
+        end["timestamp"],
+        b.app.clock.now().timestamp(),
+        "the send time"
+    );
+    assert_ne!(end["timestamp"], ended_at.timestamp());
+    assert_eq!(
+        end["session_end_time"],
+        ended_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    // Every field of the seed but the workflow's own (no workflow ran this session).
+    for field in want.as_object().unwrap().keys() {
+        if !WORKFLOW_ONLY.contains(&field.as_str()) {
+            assert!(end.get(field).is_some(), "{field} missing: {end}");
+        }
+    }
 }

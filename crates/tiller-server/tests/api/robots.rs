@@ -12,7 +12,7 @@ use tiller_testkit::WebhookReceiver;
 
 use crate::helpers::{TestApp, TestTenant};
 
-const LOGISTICS: &str = include_str!("../../../../examples/robots/logistics.yaml");
+pub(crate) const LOGISTICS: &str = include_str!("../../../../examples/robots/logistics.yaml");
 
 /// An app with a tenant, an endpoint for every event, and `definition` as default robot.
 pub(crate) struct Bot {
