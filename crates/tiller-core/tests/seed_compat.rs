@@ -159,3 +159,100 @@ fn session_end_matches_seed_002_field_by_field() {
         assert_eq!(got[field], want[field], "{field}");
     }
 }
+
+/// Item 1: every user pick the seeds list (an interactive choice or a template button tap,
+/// with a message-level `reply`) is what Tiller lists for the inbound pick answering that
+/// prompt: the same `content` and the same `reply`, in the list API's flat shape (seed 000)
+/// or the callbacks' full shape (seed 002).
+#[test]
+fn picks_are_listed_as_in_seeds_000_and_002() {
+    use serde_json::json;
+    use tiller_core::messages::{answered_message, listed, reply_to, Message, ReplyShape};
+    let mut checked = (0, 0);
+    for (seed, shape) in [("000", ReplyShape::Flat), ("002", ReplyShape::Full)] {
+        let mut all = Vec::new();
+        for d in &examples::seed(seed) {
+            if let Some(items) = d.as_array() {
+                all.extend(items.iter().cloned());
+            }
+            if let Some(items) = d["messages"].as_array() {
+                all.extend(items.iter().cloned());
+            }
+        }
+        for want in all
+            .iter()
+            .filter(|m| m["sender_type"] == "user" && m.get("reply").is_some())
+        {
+            let kind = want["content"]["type"].as_str().unwrap_or_default();
+            if kind != "interactive" && kind != "button" {
+                continue;
+            }
+            let reply = &want["reply"];
+            let prompt_content = if shape == ReplyShape::Flat {
+                let mut c = reply.clone();
+                c.as_object_mut().unwrap().remove("msg_id");
+                c
+            } else {
+                reply["content"].clone()
+            };
+            let prompt: Message = serde_json::from_value(json!({
+                "msg_id": reply["msg_id"], "sender_type": reply.get("sender_type").unwrap_or(&json!("robot")),
+                "timestamp": reply.get("timestamp").unwrap_or(&json!(0)), "content": prompt_content}))
+            .unwrap();
+            let title = want["content"]["text"].as_str().unwrap();
+            let inbound = if kind == "button" {
+                json!({"type": "button", "text": title})
+            } else {
+                let options = prompt_content["interactive"]["action"].clone();
+                let ids: Vec<(String, String)> = options["buttons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| &b["reply"])
+                    .chain(
+                        options["sections"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|s| s["rows"].as_array().unwrap().iter()),
+                    )
+                    .map(|o| {
+                        (
+                            o["id"].as_str().unwrap().to_owned(),
+                            o["title"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect();
+                let id = ids
+                    .iter()
+                    .find(|(_, t)| t == title)
+                    .unwrap_or(&ids[0])
+                    .0
+                    .clone();
+                let kind = if id.contains("-list-") {
+                    "list_reply"
+                } else {
+                    "button_reply"
+                };
+                json!({"type": "interactive", "interactive": {"type": kind, kind: {"id": id, "title": title}}})
+            };
+            let mut user: Message = serde_json::from_value(json!({"msg_id": want["msg_id"],
+                "sender_type": "user", "timestamp": want["timestamp"], "content": inbound}))
+            .unwrap();
+            let recent = [prompt.clone()];
+            let answered =
+                answered_message(&user.content, &recent).expect("the pick answers the prompt");
+            assert_eq!(answered.msg_id, prompt.msg_id);
+            user.reply = Some(Box::new(reply_to(answered)));
+            let got = serde_json::to_value(listed(&user, shape)).unwrap();
+            assert_eq!(got["content"], want["content"], "seed {seed}: {want}");
+            assert_eq!(got["reply"], want["reply"], "seed {seed}: {want}");
+            if kind == "button" {
+                checked.1 += 1;
+            } else {
+                checked.0 += 1;
+            }
+        }
+    }
+    assert!(checked.0 >= 3 && checked.1 >= 1, "{checked:?}");
+}

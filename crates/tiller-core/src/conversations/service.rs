@@ -12,7 +12,10 @@ use super::{
     SessionState, SortOrder, StoredMessage,
 };
 use crate::{
-    messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
+    messages::{
+        answered_message, is_pick, reply_to, Content, Message, MessageStatus, SenderType,
+        SystemEventKind,
+    },
     store::{DynStore, ForwardUserMessages},
     tenant::Tenant,
     webhooks::OutboxWaker,
@@ -25,6 +28,8 @@ pub const MAX_TEXT_CHARS: usize = 2096;
 pub const MAX_INBOUND_MESSAGES: usize = 100;
 /// The *query message list API returns the last 24 hours.
 pub const RECENT_WINDOW: Duration = Duration::hours(24);
+/// How many of a session's latest messages a pick may answer.
+const PICK_LOOKBACK: u32 = 50;
 /// How often a compare-and-set session change is retried after the session moved.
 const MAX_CHANGE_TRIES: usize = 8;
 
@@ -122,7 +127,7 @@ impl Conversations {
             )));
         }
         let now = self.clock.now();
-        let messages: Vec<Message> = messages
+        let mut messages: Vec<Message> = messages
             .into_iter()
             .map(|m| Message {
                 msg_id: m.msg_id.unwrap_or_else(super::new_msg_id),
@@ -135,6 +140,8 @@ impl Conversations {
                 extra: serde_json::Map::new(),
             })
             .collect();
+        self.point_picks_at_prompts(tenant.id, &session.call_id, &mut messages)
+            .await?;
         let start = system_message(&SystemEventKind::Start, "", "", now);
         let company = tenant.company.clone();
         let forward: ForwardUserMessages = Arc::new(move |s: &Session, new: &[Message]| {
@@ -159,6 +166,37 @@ impl Conversations {
             }
         }
         Ok(inbound)
+    }
+
+    /// Sets the `reply` of each user pick (button, list row, template button) to the
+    /// message it answers, among the session's latest messages (`messages::answered_message`).
+    async fn point_picks_at_prompts(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        messages: &mut [Message],
+    ) -> Result<()> {
+        if !messages.iter().any(|m| is_pick(&m.content)) {
+            return Ok(());
+        }
+        let q = MessageQuery {
+            call_id: call_id.clone(),
+            after_msg_id: None,
+            since: None,
+            size: PICK_LOOKBACK,
+            order: SortOrder::NewestFirst,
+        };
+        let recent: Vec<Message> = match self.store.list_messages(t, &q).await {
+            Ok(page) => page.into_iter().map(|m| m.message).collect(),
+            Err(StoreError::NotFound) => Vec::new(),
+            Err(other) => return Err(ConversationError::Store(other)),
+        };
+        for m in messages.iter_mut().filter(|m| m.reply.is_none()) {
+            if let Some(answered) = answered_message(&m.content, &recent) {
+                m.reply = Some(Box::new(reply_to(answered)));
+            }
+        }
+        Ok(())
     }
 
     /// Sends one agent-side message into an open session (spec §3.6) and, in the same

@@ -190,3 +190,90 @@ async fn session_end_carries_start_variables_and_its_send_time() {
         }
     }
 }
+
+/// Item 1: a pick comes in in the inbound form and is listed the way seed 000 (list APIs)
+/// and seed 002 (`session.end`) list it, pointing at the robot message it answers; nxlink
+/// records carry that message's id as `context`.
+#[tokio::test]
+async fn picks_are_listed_with_a_reply_to_the_prompt() {
+    let b = Bot::start(LOGISTICS).await;
+    b.text("c1", "hi").await;
+    b.app.turns().await;
+    let menu = b.robot_said("c1").await.pop().unwrap();
+    let row = crate::robots::option_id(&menu, "大件快递");
+    b.user(
+        "c1",
+        json!({"type": "interactive", "interactive": {"type": "list_reply",
+        "list_reply": {"id": row, "title": "大件快递"}}}),
+    )
+    .await;
+    b.app.turns().await;
+    assert_eq!(
+        crate::robots::text_of(&b.robot_said("c1").await[0]),
+        "请问您的性别是？",
+        "the robot still reads the pick by its id"
+    );
+    for path in ["/api/v1/session/message/list", "/api/v1/session/messages"] {
+        let list = b
+            .post(
+                path,
+                json!({"call_id": "c1", "last_msg_id": "", "size": 100}),
+            )
+            .await;
+        let pick = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["content"]["text"] == "大件快递")
+            .unwrap_or_else(|| panic!("{path}: {list}"))
+            .clone();
+        assert_eq!(
+            pick["content"],
+            json!({"type": "interactive", "text": "大件快递"}),
+            "{path}"
+        );
+        assert_eq!(pick["reply"]["msg_id"], menu["msg_id"], "{path}");
+        assert_eq!(pick["reply"]["type"], "interactive");
+        assert_eq!(pick["reply"]["interactive"], menu["content"]["interactive"]);
+        // The seed's flat reply shape: the answered content beside its id, nothing else.
+        let seed_pick = examples::seed("000")
+            .iter()
+            .filter_map(|d| d["data"].as_array().cloned())
+            .flatten()
+            .find(|m| m["sender_type"] == "user" && m["content"]["type"] == "interactive")
+            .unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&pick["reply"]), keys(&seed_pick["reply"]));
+        assert_eq!(keys(&pick["content"]), keys(&seed_pick["content"]));
+    }
+    let records = records(&b.app, &b.t, "").await;
+    let rec = records.iter().find(|r| r["content"] == "大件快递").unwrap();
+    assert_eq!(rec["context"], menu["msg_id"]);
+
+    b.post("/api/v1/session/end", json!({"call_id": "c1"}))
+        .await;
+    let end = b.events("session.end").await.remove(0);
+    let pick = end["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["content"]["text"] == "大件快递")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        pick["content"],
+        json!({"type": "interactive", "text": "大件快递"})
+    );
+    assert_eq!(
+        (
+            &pick["reply"]["msg_id"],
+            &pick["reply"]["sender_type"],
+            &pick["reply"]["timestamp"]
+        ),
+        (&menu["msg_id"], &json!("robot"), &menu["timestamp"])
+    );
+    assert_eq!(
+        pick["reply"]["content"], menu["content"],
+        "seed 002's full shape"
+    );
+}

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tiller_core::{
     conversations::{AgentSender, CallId, MessageQuery, SortOrder, StoredMessage},
-    messages::Message,
+    messages::{listed, Message, ReplyShape},
     TenantId,
 };
 use utoipa::ToSchema;
@@ -222,7 +222,7 @@ async fn page(
         request_id,
         stored
             .into_iter()
-            .map(|m: StoredMessage| m.message)
+            .map(|m: StoredMessage| listed(&m.message, ReplyShape::Flat))
             .collect(),
     ))
 }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tiller_core::{
     conversations::ChatRecord,
     files::media_mime_type,
-    messages::{Content, MessageStatus, SenderType, Template},
+    messages::{listed, Content, MessageStatus, ReplyShape, SenderType, Template},
 };
 use utoipa::ToSchema;
 
@@ -66,7 +66,7 @@ pub fn nx_time(t: DateTime<Utc>) -> String {
 impl ChatRecordOut {
     pub fn new(r: &ChatRecord, agent_account: Option<&str>) -> Self {
         let s = &r.session;
-        let m = &r.message.message;
+        let m = &listed(&r.message.message, ReplyShape::Full);
         let chat_type = match m.sender_type {
             SenderType::User => 1,
             SenderType::System => 2,
