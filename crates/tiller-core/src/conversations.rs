@@ -9,6 +9,7 @@
 mod events;
 mod ids;
 mod queries;
+mod seats;
 mod service;
 mod session;
 
@@ -18,6 +19,7 @@ pub use events::{
 };
 pub use ids::{CallId, CallIdError};
 pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
+pub use seats::{close_seats, record_seat, sending_seat};
 pub use service::{
     validate_agent_content, AgentSender, ConversationEngine, ConversationError, Conversations,
     RecordOnly, UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,

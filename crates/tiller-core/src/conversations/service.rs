@@ -207,13 +207,14 @@ impl Conversations {
         call_id: &CallId,
         sender: AgentSender,
         content: Content,
+        seat_id: Option<&str>,
     ) -> Result<StoredMessage> {
         validate_agent_content(&content)?;
         let session = self.session(tenant.id, call_id).await?;
         let now = self.clock.now();
         let message = Message {
             msg_id: super::new_msg_id(),
-            seat_id: Some(String::new()),
+            seat_id: Some(super::sending_seat(seat_id, &session)),
             timestamp: now.timestamp(),
             sender_type: match sender {
                 AgentSender::Agent => SenderType::Agent,
@@ -383,7 +384,13 @@ impl Conversations {
         mut messages: Vec<Message>,
     ) -> Result<SessionChange> {
         let now = self.clock.now();
-        messages.push(system_message(&SystemEventKind::Close, "", "", now));
+        let (from_seat, to_seat) = super::close_seats(session);
+        messages.push(system_message(
+            &SystemEventKind::Close,
+            &from_seat,
+            &to_seat,
+            now,
+        ));
         let mut transcript: Vec<Message> = self
             .store
             .list_messages(

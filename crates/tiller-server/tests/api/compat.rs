@@ -277,3 +277,81 @@ async fn picks_are_listed_with_a_reply_to_the_prompt() {
         "seed 002's full shape"
     );
 }
+
+/// Item 2: agent messages keep their seat (the named one, else the holder's), the system
+/// events name the seats, and nxlink records carry the agent fields as seed 004 does.
+#[tokio::test]
+async fn seats_are_real_on_messages_events_and_records() {
+    let b = Bot::start(LOGISTICS).await;
+    crate::robots::menus_and_slots_to_handoff(&b).await;
+    let taken = b
+        .post(
+            "/api/v1/session/transfer/result",
+            json!({"call_id": "c1", "result": "accepted", "seat_id": "708"}),
+        )
+        .await;
+    assert_eq!(taken["seat_id"], "708");
+    let send = |text: &str, seat: Option<&str>| {
+        let mut body = json!({"call_id": "c1", "sender_type": "agent",
+            "messages": [{"type": "text", "text": text}]});
+        if let Some(seat) = seat {
+            body["seat_id"] = json!(seat);
+        }
+        b.post("/api/v1/session/message/send", body)
+    };
+    send("from the holder", None).await;
+    send("from a colleague", Some("677")).await;
+    b.text("c1", "是的").await;
+    b.post("/api/v1/session/end", json!({"call_id": "c1"}))
+        .await;
+
+    let all = b.messages("c1").await;
+    let by_text = |t: &str| {
+        all.iter()
+            .find(|m| m["content"]["text"] == t)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_text("from the holder")["seat_id"], "708");
+    assert_eq!(by_text("from a colleague")["seat_id"], "677");
+    let system = |kind: &str| {
+        all.iter()
+            .find(|m| m["content"]["system"]["type"] == kind)
+            .unwrap()["content"]["system"]
+            .clone()
+    };
+    assert_eq!(
+        system("conversation.take_over"),
+        json!({"type": "conversation.take_over", "from_seat_id": "", "to_seat_id": "708"})
+    );
+    assert_eq!(
+        system("conversation.close"),
+        json!({"type": "conversation.close", "from_seat_id": "708", "to_seat_id": ""})
+    );
+
+    // nxlink: the agent fields of seed 004's records.
+    let seed_record = seed_004_record(|r| r["chat_type"] == 1 && r.get("agent_account").is_some());
+    let recs = records(&b.app, &b.t, "").await;
+    let rec = |t: &str| recs.iter().find(|r| r["content"] == t).unwrap().clone();
+    for (text, seat) in [
+        ("from the holder", "708"),
+        ("from a colleague", "677"),
+        ("是的", "708"),
+    ] {
+        let r = rec(text);
+        for field in ["agent_id", "agent_name", "agent_account"] {
+            assert!(seed_record.get(field).is_some());
+            assert_eq!(r[field], seat, "{field} of {text}: {r}");
+        }
+    }
+    assert!(
+        rec("您好 nick，欢迎使用物流客服。")
+            .get("agent_id")
+            .is_none(),
+        "robot messages have no agent"
+    );
+    let found = records(&b.app, &b.t, "&agent_account=677").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["content"], "from a colleague");
+    assert_eq!(found[0]["agent_account"], "677");
+}

@@ -45,6 +45,10 @@ pub struct SendMessageIn {
     /// Exactly one: text (1–2096 characters), image, video, audio, file, location or interactive.
     #[schema(value_type = Vec<Object>)]
     pub messages: Vec<Value>,
+    /// The agent's seat the message is stored with (Tiller's addition); the seat holding
+    /// the session when left out.
+    #[serde(default)]
+    pub seat_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,7 +111,13 @@ async fn send_message(
     };
     let stored = app
         .conversations
-        .send(&req.tenant, &call_id, sender, content)
+        .send(
+            &req.tenant,
+            &call_id,
+            sender,
+            content,
+            body.seat_id.as_deref(),
+        )
         .await?;
     Ok(V1::ok(
         &req.request_id,

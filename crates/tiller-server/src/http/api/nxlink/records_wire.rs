@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tiller_core::{
-    conversations::ChatRecord,
+    conversations::{record_seat, ChatRecord},
     files::media_mime_type,
     messages::{listed, Content, MessageStatus, ReplyShape, SenderType, Template},
 };
@@ -33,6 +33,10 @@ pub struct ChatRecordOut {
     pub saas_conversation_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// The seat's name; Tiller keeps no seat directory, so the seat id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// The queried `agent_account` if given, else the seat's account (its id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_account: Option<String>,
     /// 0 outbound (bot/agent), 1 inbound (user), 2 system.
@@ -78,7 +82,7 @@ impl ChatRecordOut {
             _ => (None, None),
         };
         let (media_url, filename) = media_of(&m.content).unwrap_or_default();
-        let seat = m.seat_id.clone().filter(|id| !id.is_empty());
+        let seat = record_seat(m, s);
         ChatRecordOut {
             id: r.message.seq.to_string(),
             channel: s
@@ -91,7 +95,10 @@ impl ChatRecordOut {
             customer_id: s.user.id.clone(),
             customer_name: s.user.name.clone(),
             saas_conversation_id: s.call_id.to_string(),
-            agent_account: seat.as_ref().and(agent_account.map(str::to_owned)),
+            agent_account: seat
+                .as_ref()
+                .map(|id| agent_account.unwrap_or(id).to_owned()),
+            agent_name: seat.clone(),
             agent_id: seat,
             chat_type,
             message_type: message_type(&m.content).to_owned(),
