@@ -119,6 +119,7 @@ async fn loader(
                 name: "n".into(),
             },
             robot_id: None,
+            variables: serde_json::Map::new(),
         };
         let mut written = 0_u64;
         while written < share {

@@ -104,6 +104,7 @@ fn session(i: usize) -> anyhow::Result<NewSession> {
             name: "n".into(),
         },
         robot_id: None,
+        variables: serde_json::Map::new(),
     })
 }
 

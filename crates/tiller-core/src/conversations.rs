@@ -9,6 +9,7 @@
 mod events;
 mod ids;
 mod queries;
+mod seats;
 mod service;
 mod session;
 
@@ -18,6 +19,7 @@ pub use events::{
 };
 pub use ids::{CallId, CallIdError};
 pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
+pub use seats::{close_seats, record_seat, sending_seat};
 pub use service::{
     validate_agent_content, AgentSender, ConversationEngine, ConversationError, Conversations,
     RecordOnly, UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
@@ -68,10 +70,22 @@ pub fn new_msg_id() -> String {
     crate::ids::random_hex32()
 }
 
+/// The id of the `index`-th (0-based) message of one robot reply: `<turn id>-<index>`,
+/// numbered from 0 as in every seed example (`…1885a-0`, `…1885a-1`).
+pub fn turn_message_id(turn_id: &str, index: usize) -> String {
+    format!("{turn_id}-{index}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::from_millis;
+
+    #[test]
+    fn turn_message_ids_count_from_zero() {
+        assert_eq!(turn_message_id("abc", 0), "abc-0");
+        assert_eq!(turn_message_id("abc", 2), "abc-2");
+    }
 
     #[test]
     fn system_messages_have_the_documented_shape() {

@@ -71,7 +71,9 @@ pub fn sanitize_name(raw: &str) -> String {
 /// types; `None` when the extension is unknown.
 pub fn mime_type_of(url: &str) -> Option<&'static str> {
     let path = url.split(['?', '#']).next().unwrap_or(url);
-    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    // Only the last path segment names a file: `https://x.com/23` has no extension.
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let ext = file.rsplit_once('.')?.1.to_ascii_lowercase();
     Some(match ext.as_str() {
         "jpg" | "jpeg" => "image/jpeg",
         "png" => "image/png",
@@ -90,11 +92,12 @@ pub fn mime_type_of(url: &str) -> Option<&'static str> {
     })
 }
 
-/// A media message's MIME type: from its link's extension, else from its file name's
-/// (`樱花.jpg` behind `https://…/23?Expires=…` is `image/jpeg`).
-pub fn media_mime_type(link: Option<&str>, file_name: Option<&str>) -> Option<&'static str> {
+/// A media message's MIME type: the link's extension when it has one, else the file
+/// name's (pre-signed links such as `https://…/23?Expires=…` carry no extension, the
+/// `name` beside them does).
+pub fn media_mime_type(link: Option<&str>, name: Option<&str>) -> Option<&'static str> {
     link.and_then(mime_type_of)
-        .or_else(|| file_name.and_then(mime_type_of))
+        .or_else(|| name.and_then(mime_type_of))
 }
 
 #[cfg(test)]
@@ -102,18 +105,24 @@ mod tests {
     use super::{media_mime_type, mime_type_of, sanitize_name};
 
     #[test]
-    fn a_link_without_an_extension_takes_the_file_names_type() {
-        let link = Some("https://xxxxxxx.com/23?Expires=1760597396&");
-        assert_eq!(media_mime_type(link, Some("樱花.jpg")), Some("image/jpeg"));
+    fn media_mime_type_falls_back_to_the_file_name() {
+        let link = "https://xxxxxxx.com/23?Expires=1760597396&";
+        assert_eq!(mime_type_of(link), None, "a host's `.com` is no extension");
+        assert_eq!(
+            media_mime_type(Some(link), Some("樱花.jpg")),
+            Some("image/jpeg")
+        );
         assert_eq!(
             media_mime_type(Some("https://x/a.png"), Some("b.pdf")),
-            Some("image/png")
+            Some("image/png"),
+            "the link's own extension wins"
         );
-        assert_eq!(media_mime_type(link, None), None);
         assert_eq!(
-            media_mime_type(None, Some("report.PDF")),
+            media_mime_type(None, Some("b.pdf")),
             Some("application/pdf")
         );
+        assert_eq!(media_mime_type(Some(link), None), None);
+        assert_eq!(media_mime_type(None, None), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod interactive;
 mod media;
 mod message;
 mod nullable;
+mod picks;
 mod status;
 mod template;
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use interactive::{
 };
 pub use media::{Contact, Location, Media};
 pub use message::{InlineReply, Message, Reply, ReplyMessage};
+pub use picks::{answered_message, is_pick, listed, reply_to, ReplyShape};
 pub use status::{MessageStatus, SenderType, SystemEvent, SystemEventKind};
 pub use template::{
     CarouselCard, InsButton, InsElement, InsPayload, InsTemplate, LineAction, LineColumn,

@@ -15,6 +15,6 @@ pub mod flow;
 pub mod script;
 
 pub use definition::{new_robot, Definition};
-pub use engine::{reply_msg_id, DueTurns, RobotEngine, RobotError, RobotHttp, TransferAnswer};
+pub use engine::{DueTurns, RobotEngine, RobotError, RobotHttp, TransferAnswer};
 pub use rasa::RasaRobot;
 pub use robot::{NewRobot, Robot, RobotKind};

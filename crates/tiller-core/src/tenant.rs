@@ -191,16 +191,22 @@ pub fn company_code(name: &str) -> String {
     }
 }
 
+/// Whether a presented `app_key` names the stored one. Keys issued before keys became
+/// URL-safe may hold `+` (standard base64); pasted unencoded into a query string, a `+`
+/// arrives as a space, so a space in the presented key also matches a stored `+`.
+pub fn app_key_matches(stored: &str, presented: &str) -> bool {
+    stored.len() == presented.len()
+        && stored
+            .bytes()
+            .zip(presented.bytes())
+            .all(|(s, p)| s == p || (s == b'+' && p == b' '))
+}
+
+/// `bytes` random bytes in the URL-safe base64 alphabet (`A–Z a–z 0–9 - _`, no padding):
+/// 16 bytes give the 22 characters of the published examples.
 fn random_b64(bytes: usize) -> String {
     let raw: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-/// Whether `presented` names the app key `stored`. Keys issued before the URL-safe
-/// alphabet may hold `+`, which an unencoded query string turns into a space; base64
-/// never holds a space, so one is read back as the `+` it was.
-pub fn app_key_matches(stored: &str, presented: &str) -> bool {
-    stored == presented || (presented.contains(' ') && stored == presented.replace(' ', "+"))
 }
 
 fn random_alnum(len: usize) -> String {
@@ -215,6 +221,20 @@ fn random_alnum(len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_app_keys_match_with_plus_read_as_space() {
+        let old = "Mo012+QEsUFj5oFSj0LrEQ";
+        assert!(app_key_matches(old, old));
+        assert!(app_key_matches(old, "Mo012 QEsUFj5oFSj0LrEQ"));
+        assert!(!app_key_matches(old, "Mo012-QEsUFj5oFSj0LrEQ"));
+        assert!(
+            !app_key_matches("Mo012 QEsUFj5oFSj0LrEQ", old),
+            "only the presented side"
+        );
+        assert!(!app_key_matches(old, "Mo012+QEsUFj5oFSj0LrE"));
+        assert!(app_key_matches("a-b_c", "a-b_c"));
+    }
 
     #[test]
     fn company_code_is_a_slug() {
@@ -297,6 +317,24 @@ mod tests {
         );
         let (_, other) = NewTenant::generate("Acme").unwrap();
         assert_ne!(issued.app_key, other.app_key);
+        let url_safe = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        for _ in 0..200 {
+            let (_, i) = NewTenant::generate("Acme").unwrap();
+            assert_eq!((i.app_key.len(), i.app_secret.expose().len()), (22, 22));
+            for c in [
+                &i.app_key,
+                i.app_secret.expose(),
+                &i.sign_key,
+                i.sign_secret.expose(),
+                &i.access_key,
+                i.access_secret.expose(),
+            ] {
+                assert!(url_safe(c), "{c} is not URL-safe");
+            }
+        }
         assert_ne!(issued.access_secret, other.access_secret);
     }
 }

@@ -24,6 +24,22 @@ pub use service::{
     AddressPolicy, EndpointChange, EndpointRequest, IssuedEndpoint, WebhookError, Webhooks,
 };
 
+/// The body an attempt sends for an event, given the attempt's time (unix seconds): the
+/// stored payload, except that `session.end`'s `timestamp` is "the time this request is
+/// sent" (seed 002), so each attempt stamps its own. Other events go as stored.
+pub fn payload_at_send<'a>(
+    event_type: &str,
+    payload: &'a serde_json::Value,
+    sent_at: i64,
+) -> std::borrow::Cow<'a, serde_json::Value> {
+    if event_type != event_types::SESSION_END || !payload.is_object() {
+        return std::borrow::Cow::Borrowed(payload);
+    }
+    let mut stamped = payload.clone();
+    stamped["timestamp"] = serde_json::Value::from(sent_at);
+    std::borrow::Cow::Owned(stamped)
+}
+
 /// Told when events were enqueued, so an idle delivery worker starts at once instead of at
 /// its next poll.
 pub trait OutboxWaker: Send + Sync {
@@ -65,4 +81,24 @@ pub mod event_types {
         SESSION_END,
         ENDPOINT_DISABLED,
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{event_types, payload_at_send};
+
+    #[test]
+    fn session_end_is_stamped_with_the_send_time_and_nothing_else_changes() {
+        let end = json!({"event": "session.end", "timestamp": 100, "session_end_time": "x"});
+        let sent = payload_at_send(event_types::SESSION_END, &end, 160);
+        assert_eq!(sent["timestamp"], 160);
+        assert_eq!(sent["session_end_time"], "x");
+        let other = json!({"event": "message.send", "timestamp": 100});
+        assert_eq!(
+            *payload_at_send(event_types::MESSAGE_SEND, &other, 160),
+            other
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tiller_core::robots::reply_msg_id;
+use tiller_core::conversations::turn_message_id as reply_msg_id;
 use tiller_testkit::examples;
 
 /// Every robot message id of the seeds, grouped by turn, in document order.

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::Session;
 use crate::{
-    messages::{Message, MessageStatus},
+    messages::{listed, Message, MessageStatus, ReplyShape},
     webhooks::{event_types, MessageStatusUpdate, NewEvent},
 };
 
@@ -25,6 +25,7 @@ fn wrapper(event: &str, company: &str, session: &Session) -> Value {
 
 /// A message as the callbacks list it: `{msg_id, sender_type, timestamp, content, reply?}`.
 fn callback_message(m: &Message) -> Value {
+    let m = &listed(m, ReplyShape::Full);
     let mut item = json!({
         "msg_id": m.msg_id,
         "sender_type": m.sender_type,
@@ -156,6 +157,7 @@ pub fn session_end_events(
     let fields = json!({
         "robot_id": session.robot_id.clone().unwrap_or_default(),
         "status": "closed",
+        // Stamped again by each delivery attempt (`webhooks::payload_at_send`).
         "timestamp": ended.timestamp(),
         "session_start_time": iso(session.started_at),
         "session_end_time": iso(ended),
@@ -164,8 +166,8 @@ pub fn session_end_events(
         "talk_round": conclusion.talk_round,
         "ner_slots": conclusion.record_slots,
         "event_label": conclusion.event_label,
-        "variables": {},
-        "messages": transcript,
+        "variables": session.variables,
+        "messages": transcript.iter().map(|m| listed(m, ReplyShape::Full)).collect::<Vec<_>>(),
     });
     if let (Some(end), Some(fields)) = (end.as_object_mut(), fields.as_object()) {
         end.extend(fields.clone());

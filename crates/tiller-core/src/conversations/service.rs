@@ -12,7 +12,10 @@ use super::{
     SessionState, SortOrder, StoredMessage,
 };
 use crate::{
-    messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
+    messages::{
+        answered_message, is_pick, reply_to, Content, Message, MessageStatus, SenderType,
+        SystemEventKind,
+    },
     store::{DynStore, ForwardUserMessages},
     tenant::Tenant,
     webhooks::OutboxWaker,
@@ -25,6 +28,8 @@ pub const MAX_TEXT_CHARS: usize = 2096;
 pub const MAX_INBOUND_MESSAGES: usize = 100;
 /// The *query message list API returns the last 24 hours.
 pub const RECENT_WINDOW: Duration = Duration::hours(24);
+/// How many of a session's latest messages a pick may answer.
+const PICK_LOOKBACK: u32 = 50;
 /// How often a compare-and-set session change is retried after the session moved.
 const MAX_CHANGE_TRIES: usize = 8;
 
@@ -123,7 +128,7 @@ impl Conversations {
             )));
         }
         let now = self.clock.now();
-        let messages: Vec<Message> = messages
+        let mut messages: Vec<Message> = messages
             .into_iter()
             .map(|m| Message {
                 msg_id: m.msg_id.unwrap_or_else(super::new_msg_id),
@@ -136,6 +141,8 @@ impl Conversations {
                 extra: serde_json::Map::new(),
             })
             .collect();
+        self.point_picks_at_prompts(tenant.id, &session.call_id, &mut messages)
+            .await?;
         let start = system_message(&SystemEventKind::Start, "", "", now);
         let company = tenant.company.clone();
         let forward: ForwardUserMessages = Arc::new(move |s: &Session, new: &[Message]| {
@@ -162,6 +169,37 @@ impl Conversations {
         Ok(inbound)
     }
 
+    /// Sets the `reply` of each user pick (button, list row, template button) to the
+    /// message it answers, among the session's latest messages (`messages::answered_message`).
+    async fn point_picks_at_prompts(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        messages: &mut [Message],
+    ) -> Result<()> {
+        if !messages.iter().any(|m| is_pick(&m.content)) {
+            return Ok(());
+        }
+        let q = MessageQuery {
+            call_id: call_id.clone(),
+            after_msg_id: None,
+            since: None,
+            size: PICK_LOOKBACK,
+            order: SortOrder::NewestFirst,
+        };
+        let recent: Vec<Message> = match self.store.list_messages(t, &q).await {
+            Ok(page) => page.into_iter().map(|m| m.message).collect(),
+            Err(StoreError::NotFound) => Vec::new(),
+            Err(other) => return Err(ConversationError::Store(other)),
+        };
+        for m in messages.iter_mut().filter(|m| m.reply.is_none()) {
+            if let Some(answered) = answered_message(&m.content, &recent) {
+                m.reply = Some(Box::new(reply_to(answered)));
+            }
+        }
+        Ok(())
+    }
+
     /// Sends one agent-side message into an open session (spec §3.6) and, in the same
     /// transaction, the `message.send` event that hands it to the integrator's channel.
     pub async fn send(
@@ -170,13 +208,14 @@ impl Conversations {
         call_id: &CallId,
         sender: AgentSender,
         content: Content,
+        seat_id: Option<&str>,
     ) -> Result<StoredMessage> {
         validate_agent_content(&content)?;
         let session = self.session(tenant.id, call_id).await?;
         let now = self.clock.now();
         let message = Message {
             msg_id: super::new_msg_id(),
-            seat_id: Some(String::new()),
+            seat_id: Some(super::sending_seat(seat_id, &session)),
             timestamp: now.timestamp(),
             sender_type: match sender {
                 AgentSender::Agent => SenderType::Agent,
@@ -346,7 +385,13 @@ impl Conversations {
         mut messages: Vec<Message>,
     ) -> Result<SessionChange> {
         let now = self.clock.now();
-        messages.push(system_message(&SystemEventKind::Close, "", "", now));
+        let (from_seat, to_seat) = super::close_seats(session);
+        messages.push(system_message(
+            &SystemEventKind::Close,
+            &from_seat,
+            &to_seat,
+            now,
+        ));
         let mut transcript: Vec<Message> = self
             .store
             .list_messages(

@@ -109,6 +109,8 @@ pub struct Session {
     pub turn_due: Option<DateTime<Utc>>,
     /// Grows with every state change; [`SessionChange`]s are applied against it.
     pub state_version: i64,
+    /// The variables the session was started with (`session.end` carries them).
+    pub variables: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Session {
@@ -155,6 +157,9 @@ pub struct NewSession {
     pub user: ChatUser,
     /// The robot to answer; `None` for the tenant's default robot, if it has one.
     pub robot_id: Option<String>,
+    /// The variables to start the session with (kept only when this call opens or reopens
+    /// it).
+    pub variables: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A message as stored: the wire [`Message`] plus the store's ordering key.

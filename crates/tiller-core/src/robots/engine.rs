@@ -382,7 +382,7 @@ impl RobotEngine {
             .into_iter()
             .enumerate()
             .map(|(n, content)| Message {
-                msg_id: reply_msg_id(&turn_id, n),
+                msg_id: crate::conversations::turn_message_id(&turn_id, n),
                 seat_id: Some(String::new()),
                 timestamp: now.timestamp(),
                 sender_type: SenderType::Robot,
@@ -530,9 +530,4 @@ fn session_variables(session: &Session) -> Map<String, Value> {
         vars.insert(key.into(), Value::String(value.to_owned()));
     }
     vars
-}
-/// The id of the `n`th message (0-based) of one robot reply: `<turn id>-0`, `<turn id>-1`,
-/// … as every seed example numbers them.
-pub fn reply_msg_id(turn_id: &str, n: usize) -> String {
-    format!("{turn_id}-{n}")
 }

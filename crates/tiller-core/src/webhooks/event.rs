@@ -65,22 +65,6 @@ pub struct EventRecord {
     pub created_at: DateTime<Utc>,
 }
 
-impl EventRecord {
-    /// The payload as one request sends it at `sent_at` (unix seconds). `session.end`'s
-    /// `timestamp` is "本次请求发送的时间戳", the time of this request (seed 002), so it is
-    /// set per attempt; every other payload is sent as stored.
-    pub fn payload_sent_at(&self, sent_at: i64) -> std::borrow::Cow<'_, serde_json::Value> {
-        if self.event_type != super::event_types::SESSION_END {
-            return std::borrow::Cow::Borrowed(&self.payload);
-        }
-        let mut payload = self.payload.clone();
-        if let Some(map) = payload.as_object_mut() {
-            map.insert("timestamp".to_owned(), sent_at.into());
-        }
-        std::borrow::Cow::Owned(payload)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     /// Waiting for its next attempt, or leased to a worker that is attempting it.
@@ -170,35 +154,4 @@ pub struct EventSummary {
 pub struct OutboxStats {
     pub pending: u64,
     pub in_flight: u64,
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::DateTime;
-    use serde_json::json;
-
-    use super::EventRecord;
-    use crate::{webhooks::event_types, TenantId};
-
-    fn record(event_type: &str) -> EventRecord {
-        EventRecord {
-            event_id: "e1".into(),
-            tenant: TenantId(1),
-            event_type: event_type.into(),
-            ordering_key: None,
-            payload: json!({"event": event_type, "timestamp": 100, "x": 1}),
-            on_outcome: None,
-            created_at: DateTime::UNIX_EPOCH,
-        }
-    }
-
-    #[test]
-    fn session_end_carries_the_time_of_each_request() {
-        let end = record(event_types::SESSION_END);
-        let sent = end.payload_sent_at(1_744_699_269);
-        assert_eq!(sent["timestamp"], 1_744_699_269);
-        assert_eq!(sent["x"], 1);
-        let other = record(event_types::MESSAGE_SEND);
-        assert_eq!(other.payload_sent_at(5)["timestamp"], 100, "sent as stored");
-    }
 }

@@ -245,8 +245,13 @@ impl OutboxWorker {
         d: &ClaimedDelivery,
         timestamp: i64,
     ) -> Result<crate::outbound::OutboundResponse, OutboundError> {
-        let plain = serde_json::to_vec(&*d.event.payload_sent_at(timestamp))
-            .map_err(|e| OutboundError::Refused(e.to_string()))?;
+        let payload = tiller_core::webhooks::payload_at_send(
+            &d.event.event_type,
+            &d.event.payload,
+            timestamp,
+        );
+        let plain =
+            serde_json::to_vec(&*payload).map_err(|e| OutboundError::Refused(e.to_string()))?;
         let body = match &d.endpoint.encryption_key {
             Some(key) => {
                 let envelope = encryption::encrypt(key.expose(), &plain)

@@ -7,6 +7,7 @@
 
 mod chat_records;
 mod cli;
+mod compat;
 mod connections;
 mod conversations;
 mod envelope;

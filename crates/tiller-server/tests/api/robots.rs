@@ -13,7 +13,7 @@ use tiller_testkit::WebhookReceiver;
 
 use crate::helpers::{TestApp, TestTenant};
 
-const LOGISTICS: &str = include_str!("../../../../examples/robots/logistics.yaml");
+pub(crate) const LOGISTICS: &str = include_str!("../../../../examples/robots/logistics.yaml");
 
 /// An app with a tenant, an endpoint for every event, and `definition` as default robot.
 pub(crate) struct Bot {
@@ -160,7 +160,7 @@ pub(crate) fn option_id(prompt: &Value, title: &str) -> String {
 
 /// The first half of a whole conversation: the menus, slot capture with a re-ask, and
 /// the hand-off the user asks for.
-async fn menus_and_slots_to_handoff(b: &Bot) {
+pub(crate) async fn menus_and_slots_to_handoff(b: &Bot) {
     let flow_id = b.robot["flow_id"].as_str().unwrap().to_owned();
     assert!(b.robot["robot_id"].as_str().unwrap().parse::<u64>().is_ok());
 

@@ -173,10 +173,11 @@ async fn open_or_reopen(
         ),
         None => None,
     };
+    let variables = serde_json::to_string(&new.variables).map_err(crate::error::json_error)?;
     let created: Option<i64> = sqlx::query_scalar(&format!(
         "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
-         state, started_at, updated_at, robot_id) VALUES ($1, $2, $3, $4, $5, $6, 'bot', $7, $7, \
-         {}) ON CONFLICT (tenant_id, call_id) DO NOTHING RETURNING tenant_id",
+         state, started_at, updated_at, robot_id, variables) VALUES ($1, $2, $3, $4, $5, $6, \
+         'bot', $7, $7, {}, $9) ON CONFLICT (tenant_id, call_id) DO NOTHING RETURNING tenant_id",
         session_robot("$1", "$8::bigint")
     ))
     .bind(t.0)
@@ -187,6 +188,7 @@ async fn open_or_reopen(
     .bind(&new.user.name)
     .bind(to_millis(now))
     .bind(named)
+    .bind(&variables)
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
@@ -204,7 +206,7 @@ async fn open_or_reopen(
          seat_id = NULL, started_at = $3, updated_at = $3, robot_id = {}, \
          robot_state = NULL, answered_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages \
            WHERE tenant_id = $1 AND call_id = $2), \
-         turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, \
+         turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, variables = $5, \
          state_version = state_version + 1 WHERE tenant_id = $1 AND call_id = $2",
         session_robot("$1", "$4::bigint")
     ))
@@ -212,6 +214,7 @@ async fn open_or_reopen(
     .bind(new.call_id.as_str())
     .bind(to_millis(now))
     .bind(named)
+    .bind(&variables)
     .execute(conn)
     .await
     .map_err(store_error)?;

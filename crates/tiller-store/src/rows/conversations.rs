@@ -36,6 +36,7 @@ pub(crate) struct SessionRow {
     pub answered_seq: i64,
     pub turn_due: Option<i64>,
     pub state_version: i64,
+    pub variables: Option<String>,
 }
 
 impl SqliteRow for SessionRow {
@@ -59,6 +60,7 @@ impl SqliteRow for SessionRow {
             answered_seq: r.get("answered_seq")?,
             turn_due: r.get("turn_due")?,
             state_version: r.get("state_version")?,
+            variables: r.get("variables")?,
         })
     }
 }
@@ -67,7 +69,8 @@ pub(crate) const SESSION_COLUMNS: &str = "sessions.tenant_id, sessions.call_id, 
      sessions.channel, sessions.channel_id, sessions.user_id, sessions.user_name, \
      sessions.state, sessions.end_reason, sessions.seat_id, sessions.started_at, \
      sessions.ended_at, sessions.updated_at, sessions.report, sessions.robot_id, \
-     sessions.robot_state, sessions.answered_seq, sessions.turn_due, sessions.state_version";
+     sessions.robot_state, sessions.answered_seq, sessions.turn_due, sessions.state_version, \
+     sessions.variables";
 
 impl SessionRow {
     pub fn is_closed(&self) -> bool {
@@ -113,6 +116,11 @@ impl TryFrom<SessionRow> for Session {
             answered_seq: r.answered_seq,
             turn_due: r.turn_due.map(from_millis),
             state_version: r.state_version,
+            variables: r
+                .variables
+                .map(|raw| serde_json::from_str(&raw).map_err(json_error))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }

@@ -159,6 +159,7 @@ fn open_or_reopen(
         return Ok(false);
     }
     let robot = session_robot(conn, t, new.robot_id.as_deref())?;
+    let variables = serde_json::to_string(&new.variables).map_err(crate::error::json_error)?;
     match existing {
         Some(_) => execute(
             conn,
@@ -166,12 +167,13 @@ fn open_or_reopen(
              seat_id = NULL, started_at = ?, updated_at = ?, robot_id = ?, robot_state = NULL, \
              answered_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages \
                WHERE tenant_id = sessions.tenant_id AND call_id = sessions.call_id), \
-             turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, \
+             turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, variables = ?, \
              state_version = state_version + 1 WHERE tenant_id = ? AND call_id = ?",
             params![
                 to_millis(now),
                 to_millis(now),
                 robot,
+                &variables,
                 t.0,
                 new.call_id.as_str()
             ],
@@ -179,7 +181,8 @@ fn open_or_reopen(
         None => execute(
             conn,
             "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
-             state, started_at, updated_at, robot_id) VALUES (?, ?, ?, ?, ?, ?, 'bot', ?, ?, ?)",
+             state, started_at, updated_at, robot_id, variables) \
+             VALUES (?, ?, ?, ?, ?, ?, 'bot', ?, ?, ?, ?)",
             params![
                 t.0,
                 new.call_id.as_str(),
@@ -190,6 +193,7 @@ fn open_or_reopen(
                 to_millis(now),
                 to_millis(now),
                 robot,
+                &variables,
             ],
         )?,
     };

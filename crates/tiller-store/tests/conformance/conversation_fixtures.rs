@@ -160,6 +160,7 @@ pub fn session(id: &str, channel: &str, channel_id: &str, user: &str) -> NewSess
             name: format!("{user} name"),
         },
         robot_id: None,
+        variables: serde_json::Map::new(),
     }
 }
 

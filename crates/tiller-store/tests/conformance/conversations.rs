@@ -25,6 +25,40 @@ on_every_backend!(close_and_report_rules, close_and_report_story);
 on_every_backend!(chat_records_filter_and_page, chat_records_story);
 on_every_backend!(tenants_never_see_each_other, tenant_isolation_story);
 on_every_backend!(concurrent_inbound_opens_once, concurrent_inbound_story);
+on_every_backend!(session_variables_are_kept_from_the_start, variables_story);
+
+/// The variables of the message that opens (or reopens) a session are stored with it;
+/// later messages' variables change nothing.
+async fn variables_story(store: DynStore) {
+    let a = Scope::new(&store, "A", &ManualClock::new()).await;
+    let with = |vars: serde_json::Value| {
+        let mut new = whatsapp("c1");
+        new.variables.clone_from(vars.as_object().unwrap());
+        new
+    };
+    let first = a
+        .inbound_to(&with(json!({"name": "xinxin", "n": 1})), &["m1"])
+        .await;
+    assert_eq!(
+        json!(first.session.variables),
+        json!({"name": "xinxin", "n": 1})
+    );
+    let later = a.inbound_to(&with(json!({"other": true})), &["m2"]).await;
+    assert_eq!(
+        json!(later.session.variables),
+        json!({"name": "xinxin", "n": 1})
+    );
+    a.close("c1", EndReason::User).await.unwrap();
+    let reopened = a
+        .inbound_to(&with(json!({"project": "voicebot"})), &["m3"])
+        .await;
+    assert_eq!(
+        json!(store.session(a.id, &call("c1")).await.unwrap().variables),
+        json!({"project": "voicebot"})
+    );
+    assert!(reopened.opened);
+    assert!(a.inbound("c2", &["m4"]).await.session.variables.is_empty());
+}
 
 async fn inbound_story(store: DynStore) {
     let a = Scope::new(&store, "A", &ManualClock::new()).await;

@@ -42,6 +42,12 @@ pub struct UserMessagesIn {
     /// when left out.
     #[serde(default)]
     pub robot_id: Option<String>,
+    /// The variables to start a new (or reopened) session with, as a workflow uploads them
+    /// (Tiller's addition); `session.end` carries them as `variables`. Ignored on a session
+    /// that is already open.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub variables: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,6 +94,7 @@ async fn receive_user_messages(
         channel_id: body.channel_id,
         user: body.user.into(),
         robot_id: body.robot_id.filter(|id| !id.is_empty()),
+        variables: body.variables.unwrap_or_default(),
     };
     let messages = body
         .messages

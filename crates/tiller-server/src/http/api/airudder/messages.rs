@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tiller_core::{
     conversations::{AgentSender, CallId, MessageQuery, SortOrder, StoredMessage},
-    messages::Message,
+    messages::{listed, Message, ReplyShape},
     TenantId,
 };
 use utoipa::ToSchema;
@@ -46,6 +46,10 @@ pub struct SendMessageIn {
     #[schema(value_type = Vec<Object>, max_items = 100)]
     #[serde(deserialize_with = "params::messages")]
     pub messages: Vec<Value>,
+    /// The agent's seat the message is stored with (Tiller's addition); the seat holding
+    /// the session when left out.
+    #[serde(default)]
+    pub seat_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,7 +112,13 @@ async fn send_message(
     };
     let stored = app
         .conversations
-        .send(&req.tenant, &call_id, sender, content)
+        .send(
+            &req.tenant,
+            &call_id,
+            sender,
+            content,
+            body.seat_id.as_deref(),
+        )
         .await?;
     Ok(V1::ok(
         &req.request_id,
@@ -223,7 +233,7 @@ async fn page(
         request_id,
         stored
             .into_iter()
-            .map(|m: StoredMessage| m.message)
+            .map(|m: StoredMessage| listed(&m.message, ReplyShape::Flat))
             .collect(),
     ))
 }

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tiller_core::{
-    conversations::ChatRecord,
+    conversations::{record_seat, ChatRecord},
     files::media_mime_type,
-    messages::{Content, MessageStatus, SenderType, Template},
+    messages::{listed, Content, MessageStatus, ReplyShape, SenderType, Template},
 };
 use utoipa::ToSchema;
 
@@ -33,6 +33,10 @@ pub struct ChatRecordOut {
     pub saas_conversation_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// The seat's name; Tiller keeps no seat directory, so the seat id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// The queried `agent_account` if given, else the seat's account (its id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_account: Option<String>,
     /// 0 outbound (bot/agent), 1 inbound (user), 2 system.
@@ -66,7 +70,7 @@ pub fn nx_time(t: DateTime<Utc>) -> String {
 impl ChatRecordOut {
     pub fn new(r: &ChatRecord, agent_account: Option<&str>) -> Self {
         let s = &r.session;
-        let m = &r.message.message;
+        let m = &listed(&r.message.message, ReplyShape::Full);
         let chat_type = match m.sender_type {
             SenderType::User => 1,
             SenderType::System => 2,
@@ -78,8 +82,7 @@ impl ChatRecordOut {
             _ => (None, None),
         };
         let (media_url, filename) = media_of(&m.content).unwrap_or_default();
-        let mime_type = media_mime_type(media_url, filename.as_deref());
-        let seat = m.seat_id.clone().filter(|id| !id.is_empty());
+        let seat = record_seat(m, s);
         ChatRecordOut {
             id: r.message.seq.to_string(),
             channel: s
@@ -92,7 +95,10 @@ impl ChatRecordOut {
             customer_id: s.user.id.clone(),
             customer_name: s.user.name.clone(),
             saas_conversation_id: s.call_id.to_string(),
-            agent_account: seat.as_ref().and(agent_account.map(str::to_owned)),
+            agent_account: seat
+                .as_ref()
+                .map(|id| agent_account.unwrap_or(id).to_owned()),
+            agent_name: seat.clone(),
             agent_id: seat,
             chat_type,
             message_type: message_type(&m.content).to_owned(),
@@ -105,8 +111,8 @@ impl ChatRecordOut {
                 MessageStatus::Failed => "failed",
             }),
             tenant_id: s.tenant.to_string(),
+            mime_type: media_mime_type(media_url, filename.as_deref()),
             filename,
-            mime_type,
             media_link: media_url.map(str::to_owned),
             template: match &m.content {
                 Content::Template(t) => t.template.as_deref().map(template_of),
