@@ -55,13 +55,6 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The tenant's newest token still valid at the time of a request, as the store found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidToken {
-    pub hash: String,
-    pub nonce: String,
-}
-
 /// What the store does for an issue request, decided by [`plan_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenPlan {
@@ -83,9 +76,11 @@ impl TokenPlan {
 
 /// The reuse rule: asking again while a token is valid returns the same token with its
 /// lifetime recalculated; otherwise the candidate becomes the tenant's token.
-pub fn plan_token(valid: Option<ValidToken>, candidate: &TokenRecord) -> TokenPlan {
+/// `valid` is the tenant's newest token still valid at the time of the request, as the
+/// store found it.
+pub fn plan_token(valid: Option<TokenRecord>, candidate: &TokenRecord) -> TokenPlan {
     match valid {
-        Some(ValidToken { hash, nonce }) => TokenPlan::Extend { hash, nonce },
+        Some(TokenRecord { hash, nonce }) => TokenPlan::Extend { hash, nonce },
         None => TokenPlan::Insert(candidate.clone()),
     }
 }
@@ -181,7 +176,7 @@ mod tests {
             hash: "h2".into(),
             nonce: "n2".into(),
         };
-        let valid = ValidToken {
+        let valid = TokenRecord {
             hash: "h1".into(),
             nonce: "n1".into(),
         };

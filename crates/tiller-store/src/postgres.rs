@@ -13,7 +13,7 @@ use sqlx::{
     postgres::{PgPool, PgPoolOptions},
 };
 use tiller_core::{
-    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, TokenStore, ValidToken},
+    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, TokenStore},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store},
     tenant::{NewTenant, Tenant, TenantStore},
@@ -174,7 +174,7 @@ impl TokenStore for PgStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        let valid = valid.map(|(hash, nonce)| ValidToken { hash, nonce });
+        let valid = valid.map(|(hash, nonce)| TokenRecord { hash, nonce });
         let plan = plan_token(valid, candidate);
         match &plan {
             TokenPlan::Extend { hash, .. } => {

@@ -22,7 +22,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tiller_core::{
-    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, TokenStore, ValidToken},
+    auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, TokenStore},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store},
     tenant::{NewTenant, Tenant, TenantStore},
@@ -177,7 +177,7 @@ impl TokenStore for SqliteStore {
                      ORDER BY expires_at DESC LIMIT 1",
                     params![t.0, to_millis(now)],
                 )?;
-                let valid = valid.map(|(hash, nonce)| ValidToken { hash, nonce });
+                let valid = valid.map(|(hash, nonce)| TokenRecord { hash, nonce });
                 let plan = plan_token(valid, &candidate);
                 match &plan {
                     TokenPlan::Extend { hash, .. } => {
