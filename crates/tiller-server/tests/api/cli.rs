@@ -294,20 +294,24 @@ fn serve_answers_a_signed_call_and_shuts_down_gracefully() {
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
 
-#[test]
-fn webhook_add_prints_the_endpoint_and_its_secret_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let t: Value = serde_json::from_str(&stdout(&tiller(&[
+/// Creates the tenant "Acme" in the database at `url`; its id as the CLI takes it.
+fn acme_tenant_id(url: &str) -> String {
+    let out = stdout(&tiller(&[
         "tenant",
         "create",
         "--name",
         "Acme",
         "--database-url",
-        &url,
-    ])))
-    .unwrap();
-    let tenant = t["tenant_id"].to_string();
+        url,
+    ]));
+    serde_json::from_str::<Value>(&out).unwrap()["tenant_id"].to_string()
+}
+
+#[test]
+fn webhook_add_prints_the_endpoint_and_its_secret_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let tenant = acme_tenant_id(&url);
 
     let added = stdout(&tiller(&[
         "webhook",
@@ -466,16 +470,7 @@ fn the_cli_imports_robots_and_tests_flows_offline() {
 fn webhook_add_refuses_what_deliveries_would_refuse_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/t.db", dir.path().display());
-    let t: Value = serde_json::from_str(&stdout(&tiller(&[
-        "tenant",
-        "create",
-        "--name",
-        "Acme",
-        "--database-url",
-        &url,
-    ])))
-    .unwrap();
-    let tenant = t["tenant_id"].to_string();
+    let tenant = acme_tenant_id(&url);
     // The outbound guard's refusal is said at add time, with the way out.
     let local = tiller(&[
         "webhook",
