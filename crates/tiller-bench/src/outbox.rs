@@ -17,8 +17,9 @@ use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tiller_core::{
+    bus::{CommitBus, Committed},
     store::DynStore,
-    webhooks::{NewEvent, OutboxWaker},
+    webhooks::NewEvent,
     Clock as _, SystemClock, TenantId,
 };
 use tokio::{runtime::Handle, time::MissedTickBehavior};
@@ -102,13 +103,13 @@ pub struct Batch {
 }
 
 /// Writes every event through `store.enqueue`, `batch` per transaction, and wakes the
-/// worker after each as the services do: back to back when
+/// worker after each (on the commit bus) as the services do: back to back when
 /// `per_second` is zero, otherwise paced so that `per_second` events are due each second
 /// (what is due is written every [`PACE_TICK`], at most `batch` at a time). Spawn it on the
 /// server runtime: in production Tiller itself writes the events.
 pub async fn enqueue(
     store: DynStore,
-    waker: Arc<dyn OutboxWaker>,
+    bus: Arc<CommitBus>,
     tenant: TenantId,
     deliveries: Arc<Deliveries>,
     batch: usize,
@@ -144,7 +145,7 @@ pub async fn enqueue(
             .await
             .with_context(|| format!("enqueueing events {done}.."))?;
         // As the services do after a write that enqueued events.
-        waker.wake();
+        bus.publish(&Committed::EventsEnqueued);
         batches.push(Batch {
             first: done,
             len: take,
@@ -300,7 +301,7 @@ pub async fn wait_for(
 /// arrived or `timeout` passed. Returns the run and the enqueue's transactions.
 pub async fn tiller(
     srv: &Handle,
-    (store, waker): (DynStore, Arc<dyn OutboxWaker>),
+    (store, bus): (DynStore, Arc<CommitBus>),
     tenant: TenantId,
     d: &Arc<Deliveries>,
     log: &Arc<Log>,
@@ -310,7 +311,7 @@ pub async fn tiller(
     log.take();
     let before = cpu::snapshot();
     let started = Instant::now();
-    let mut enq = srv.spawn(enqueue(store, waker, tenant, d.clone(), batch, per_second));
+    let mut enq = srv.spawn(enqueue(store, bus, tenant, d.clone(), batch, per_second));
     let mut written = None;
     let timed_out = wait_for(log, expected, started, started + timeout, || {
         if written.is_none() && enq.is_finished() {

@@ -135,14 +135,7 @@ async fn loader(
                 .collect();
             let start = system_message(&SystemEventKind::Start, "", "", now);
             let inbound = store
-                .record_inbound(
-                    tenant,
-                    &session,
-                    &batch,
-                    &start,
-                    Arc::new(|_: &_, _: &_| Vec::new()),
-                    now,
-                )
+                .record_inbound(tenant, &session, &batch, &start, "acme", now)
                 .await
                 .with_context(|| format!("loading session {s}"))?;
             let added = u64::try_from(inbound.inserted)? + u64::from(inbound.opened);

@@ -9,6 +9,7 @@
 mod events;
 mod ids;
 mod queries;
+mod rules;
 mod seats;
 mod service;
 mod session;
@@ -19,10 +20,14 @@ pub use events::{
 };
 pub use ids::{CallId, CallIdError};
 pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
+pub use rules::{
+    plan_user_messages, require_closed, require_open, Answerer, Opening, SessionFacts,
+    UserMessagesPlan,
+};
 pub use seats::{close_seats, record_seat, sending_seat};
 pub use service::{
-    validate_agent_content, AgentSender, ConversationEngine, ConversationError, Conversations,
-    RecordOnly, UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
+    validate_agent_content, AgentSender, ConversationError, Conversations, UserMessage,
+    MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
 };
 pub use session::{
     ChatUser, EndReason, Inbound, NewSession, Session, SessionChange, SessionState, StoredMessage,

@@ -4,6 +4,7 @@
 //! Nothing here knows HTTP or SQL, so every rule is unit-testable without I/O.
 
 pub mod auth;
+pub mod bus;
 pub mod clock;
 pub mod conversations;
 pub mod error;

@@ -25,11 +25,6 @@ use crate::{
     Secret, StoreResult, TenantId,
 };
 
-/// The events that report a user's new messages to the agent side, given the session as it
-/// stands in the recording transaction (see [`ConversationStore::record_inbound`]). Owned,
-/// so a store can run it on a writer thread of its own.
-pub type ForwardUserMessages = Arc<dyn Fn(&Session, &[Message]) -> Vec<NewEvent> + Send + Sync>;
-
 /// Sessions and their messages. Each method is one transaction.
 #[async_trait::async_trait]
 pub trait ConversationStore: Send + Sync {
@@ -39,16 +34,17 @@ pub trait ConversationStore: Send + Sync {
     /// whose `msg_id` is already stored for this tenant is not written again: the stored one
     /// is returned in its place (idempotent retries).
     ///
-    /// New messages are then the robot's (state `bot` with a robot: the turn becomes due)
-    /// or the agent side's (`pending_agent`, `agent`: they count as answered, and the events
-    /// `forward` builds are enqueued). `NotFound` when the named robot does not exist.
+    /// Where the new messages go is core's decision ([`crate::conversations::Opening`],
+    /// [`crate::conversations::plan_user_messages`]), taken on the session's facts inside
+    /// the transaction; the events it plans (built for `company`) are enqueued with them.
+    /// `NotFound` when the named robot does not exist.
     async fn record_inbound(
         &self,
         t: TenantId,
         session: &NewSession,
         messages: &[Message],
         start: &Message,
-        forward: ForwardUserMessages,
+        company: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound>;
 

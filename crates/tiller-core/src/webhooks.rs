@@ -40,20 +40,6 @@ pub fn payload_at_send<'a>(
     std::borrow::Cow::Owned(stamped)
 }
 
-/// Told when events were enqueued, so an idle delivery worker starts at once instead of at
-/// its next poll.
-pub trait OutboxWaker: Send + Sync {
-    fn wake(&self);
-}
-
-/// For callers with no worker to wake (one-shot CLI commands).
-#[derive(Debug, Default)]
-pub struct NoWaker;
-
-impl OutboxWaker for NoWaker {
-    fn wake(&self) {}
-}
-
 /// Event types Tiller emits.
 pub mod event_types {
     /// Messages Tiller sends into a session on a custom channel (spec §3.2 shape).

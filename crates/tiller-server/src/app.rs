@@ -5,7 +5,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use tiller_core::{
-    conversations::Conversations, robots::RobotEngine, webhooks::OutboxWaker, SharedClock,
+    bus::{CommitBus, CommitListener, Committed},
+    conversations::Conversations,
+    robots::RobotEngine,
+    SharedClock,
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
@@ -33,11 +36,13 @@ pub struct App {
 }
 
 /// Wakes the local delivery worker when this node enqueues events.
-struct NotifyWaker(Arc<Notify>);
+struct DeliveryWaker(Arc<Notify>);
 
-impl OutboxWaker for NotifyWaker {
-    fn wake(&self) {
-        self.0.notify_one();
+impl CommitListener for DeliveryWaker {
+    fn on_commit(&self, committed: &Committed) {
+        if *committed == Committed::EventsEnqueued {
+            self.0.notify_one();
+        }
     }
 }
 
@@ -62,28 +67,26 @@ impl App {
         let limits = conn_limits(&cfg);
         let files = Arc::new(LocalFiles::new(&cfg.files.dir));
         let wake = Arc::new(Notify::new());
-        let waker: Arc<dyn OutboxWaker> = Arc::new(NotifyWaker(wake.clone()));
+        let bus = CommitBus::new();
+        bus.subscribe(Arc::new(DeliveryWaker(wake.clone())));
         let guard = AddressGuard::new(cfg.allowed_networks()?);
         let client = OutboundClient::new(guard.clone(), cfg.outbound.max_response_bytes)?;
         let webhooks = cfg.webhooks_service(store.clone(), clock.clone(), guard)?;
         let metrics = Arc::new(Metrics::new());
+        let conversations = Conversations::new(store.clone(), clock.clone(), bus.clone());
         let robots = Arc::new(RobotEngine::new(
             store.clone(),
             clock.clone(),
             Arc::new(client.clone()),
-            waker.clone(),
+            conversations.clone(),
             chrono::Duration::seconds(i64::try_from(cfg.robots.turn_lease_secs).unwrap_or(30)),
         ));
-        let conversations = Conversations::new(
-            store.clone(),
-            clock.clone(),
-            Arc::new(TurnSpawner {
+        if cfg.robots.inline_turns {
+            bus.subscribe(Arc::new(TurnSpawner {
                 engine: robots.clone(),
-                inline: cfg.robots.inline_turns,
                 metrics: metrics.clone(),
-            }),
-            waker.clone(),
-        );
+            }));
+        }
         let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_secs(
             cfg.auth.credential_cache_secs,
         )));
@@ -112,7 +115,7 @@ impl App {
             robots,
             files,
             credentials,
-            outbox: waker,
+            bus,
             webhooks,
         };
         Ok(App {

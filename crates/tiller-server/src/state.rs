@@ -3,12 +3,8 @@
 use std::sync::Arc;
 
 use tiller_core::{
-    conversations::Conversations,
-    files::FileStorage,
-    robots::RobotEngine,
-    store::DynStore,
-    webhooks::{OutboxWaker, Webhooks},
-    SharedClock,
+    bus::CommitBus, conversations::Conversations, files::FileStorage, robots::RobotEngine,
+    store::DynStore, webhooks::Webhooks, SharedClock,
 };
 
 use crate::{config::Config, http::auth::CredentialCache, metrics::Metrics};
@@ -23,8 +19,8 @@ pub struct AppState {
     pub robots: Arc<RobotEngine>,
     pub files: Arc<dyn FileStorage>,
     pub credentials: Arc<CredentialCache>,
-    /// Wakes this node's delivery worker after a write that made deliveries due.
-    pub outbox: Arc<dyn OutboxWaker>,
+    /// Where a handler that committed outside a service tells the node (a replay).
+    pub bus: Arc<CommitBus>,
     /// Webhook endpoint management, for the API (the CLI builds its own).
     pub webhooks: Webhooks,
 }

@@ -1,24 +1,24 @@
 //! The conversation rules, between the HTTP handlers and the store: what an inbound user
 //! message or an agent message must look like, which system messages a change records,
-//! and who hears about new user messages (the [`ConversationEngine`]).
+//! and what the node hears after each commit (the [`CommitBus`]).
 
 use std::sync::Arc;
 
 use chrono::Duration;
 
 use super::{
-    message_receive_event, message_send_event, session_end_events, system_message, CallId,
-    Conclusion, EndReason, Inbound, MessageQuery, NewSession, Session, SessionChange, SessionQuery,
-    SessionState, SortOrder, StoredMessage,
+    message_send_event, session_end_events, system_message, Answerer, CallId, Conclusion,
+    EndReason, Inbound, MessageQuery, NewSession, Session, SessionChange, SessionFacts,
+    SessionQuery, SessionState, SortOrder, StoredMessage,
 };
 use crate::{
+    bus::{CommitBus, Committed},
     messages::{
         answered_message, is_pick, reply_to, Content, Message, MessageStatus, SenderType,
         SystemEventKind,
     },
-    store::{DynStore, ForwardUserMessages},
+    store::DynStore,
     tenant::Tenant,
-    webhooks::OutboxWaker,
     SharedClock, StoreError, TenantId,
 };
 
@@ -53,22 +53,6 @@ pub enum ConversationError {
 
 type Result<T> = std::result::Result<T, ConversationError>;
 
-/// What runs when user messages arrive. The robot runtime plugs in here; until then the
-/// session simply records the messages ([`RecordOnly`]).
-#[async_trait::async_trait]
-pub trait ConversationEngine: Send + Sync {
-    async fn on_user_messages(&self, tenant: TenantId, inbound: &Inbound);
-}
-
-/// The engine that does nothing beyond storing.
-#[derive(Debug, Default)]
-pub struct RecordOnly;
-
-#[async_trait::async_trait]
-impl ConversationEngine for RecordOnly {
-    async fn on_user_messages(&self, _tenant: TenantId, _inbound: &Inbound) {}
-}
-
 /// An inbound user message before it is stored: its content and, when the integrator
 /// supplied them, its id (for idempotent retries) and time.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,22 +73,25 @@ pub enum AgentSender {
 pub struct Conversations {
     store: DynStore,
     clock: SharedClock,
-    engine: Arc<dyn ConversationEngine>,
-    outbox: Arc<dyn OutboxWaker>,
+    /// Told after each commit that made a robot turn or deliveries due.
+    bus: Arc<CommitBus>,
 }
 
 impl Conversations {
-    pub fn new(
-        store: DynStore,
-        clock: SharedClock,
-        engine: Arc<dyn ConversationEngine>,
-        outbox: Arc<dyn OutboxWaker>,
-    ) -> Self {
-        Self {
-            store,
-            clock,
-            engine,
-            outbox,
+    pub fn new(store: DynStore, clock: SharedClock, bus: Arc<CommitBus>) -> Self {
+        Self { store, clock, bus }
+    }
+
+    /// Tells the node what a committed change made due.
+    fn committed(&self, t: TenantId, session: &Session, enqueued_events: bool) {
+        if enqueued_events {
+            self.bus.publish(&Committed::EventsEnqueued);
+        }
+        if session.turn_due.is_some() {
+            self.bus.publish(&Committed::TurnDue {
+                tenant: t,
+                call_id: session.call_id.clone(),
+            });
         }
     }
 
@@ -144,13 +131,9 @@ impl Conversations {
         self.point_picks_at_prompts(tenant.id, &session.call_id, &mut messages)
             .await?;
         let start = system_message(&SystemEventKind::Start, "", "", now);
-        let company = tenant.company.clone();
-        let forward: ForwardUserMessages = Arc::new(move |s: &Session, new: &[Message]| {
-            vec![message_receive_event(&company, s, new)]
-        });
         let inbound = self
             .store
-            .record_inbound(tenant.id, &session, &messages, &start, forward, now)
+            .record_inbound(tenant.id, &session, &messages, &start, &tenant.company, now)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => ConversationError::Invalid(format!(
@@ -160,11 +143,8 @@ impl Conversations {
                 other => store_error(other, &session.call_id),
             })?;
         if inbound.inserted > 0 {
-            if inbound.session.state == SessionState::Bot {
-                self.engine.on_user_messages(tenant.id, &inbound).await;
-            } else {
-                self.outbox.wake();
-            }
+            let forwarded = SessionFacts::from(&inbound.session).answerer() == Answerer::Agent;
+            self.committed(tenant.id, &inbound.session, forwarded);
         }
         Ok(inbound)
     }
@@ -232,7 +212,7 @@ impl Conversations {
             .append_message(tenant.id, call_id, &message, &[event], now)
             .await
             .map_err(|e| store_error(e, call_id))?;
-        self.outbox.wake();
+        self.bus.publish(&Committed::EventsEnqueued);
         Ok(stored)
     }
 
@@ -440,8 +420,8 @@ impl Conversations {
             .apply_session_change(t, call_id, change, self.clock.now())
             .await
             .map_err(|e| store_error(e, call_id))?;
-        if applied.is_some() && !change.events.is_empty() {
-            self.outbox.wake();
+        if let Some(session) = &applied {
+            self.committed(t, session, !change.events.is_empty());
         }
         Ok(applied)
     }

@@ -25,13 +25,12 @@ use super::{
 use crate::{
     conversations::{
         message_receive_event, message_send_event, session_transfer_event, system_message, CallId,
-        Conclusion, ConversationError, Conversations, EndReason, RecordOnly, Session,
-        SessionChange, SessionState, StoredMessage,
+        Conclusion, ConversationError, Conversations, EndReason, Session, SessionChange,
+        SessionState, StoredMessage,
     },
     messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
     store::DynStore,
     tenant::Tenant,
-    webhooks::OutboxWaker,
     SharedClock, StoreError, TenantId,
 };
 
@@ -100,12 +99,9 @@ impl RobotEngine {
         store: DynStore,
         clock: SharedClock,
         http: Arc<dyn RobotHttp>,
-        outbox: Arc<dyn OutboxWaker>,
+        conversations: Conversations,
         lease: Duration,
     ) -> Self {
-        // The engine's own view of conversations runs no engine: it only applies changes.
-        let conversations =
-            Conversations::new(store.clone(), clock.clone(), Arc::new(RecordOnly), outbox);
         Self {
             store,
             clock,

@@ -8,9 +8,10 @@
 use std::{sync::Arc, time::Duration};
 
 use tiller_core::{
-    conversations::{ConversationEngine, Conversations, Inbound},
+    bus::{CommitListener, Committed},
+    conversations::Conversations,
     robots::RobotEngine,
-    SharedClock, TenantId,
+    SharedClock,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -118,23 +119,21 @@ impl RobotWorker {
     }
 }
 
-/// The conversation engine the server plugs in: a committed user message starts its
-/// session's robot turn in the background, so the inbound call answers without waiting
-/// for the robot (replies reach the integrator through `message.send`).
+/// Runs a robot turn as soon as one is due on this node: the inbound call that made it
+/// due answers without waiting for the robot (replies reach the integrator through
+/// `message.send`). Subscribed to the commit bus only while `robots.inline_turns` is on.
 pub struct TurnSpawner {
     pub engine: Arc<RobotEngine>,
-    pub inline: bool,
     pub metrics: Arc<Metrics>,
 }
 
-#[async_trait::async_trait]
-impl ConversationEngine for TurnSpawner {
-    async fn on_user_messages(&self, tenant: TenantId, inbound: &Inbound) {
-        if !self.inline || inbound.session.robot_id.is_none() {
+impl CommitListener for TurnSpawner {
+    fn on_commit(&self, committed: &Committed) {
+        let Committed::TurnDue { tenant, call_id } = committed else {
             return;
-        }
+        };
         let (engine, metrics) = (self.engine.clone(), self.metrics.clone());
-        let call_id = inbound.session.call_id.clone();
+        let (tenant, call_id) = (*tenant, call_id.clone());
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             match engine.run_turn(tenant, &call_id).await {

@@ -7,11 +7,12 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use tiller_core::{
     clock::to_millis,
     conversations::{
-        CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound, MessageQuery, NewSession, Session,
-        SessionChange, SessionQuery, SessionState, SortOrder, StoredMessage,
+        plan_user_messages, require_closed, require_open, CallId, ChatRecord, ChatRecordQuery,
+        EndReason, Inbound, MessageQuery, NewSession, Opening, Session, SessionChange,
+        SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage, UserMessagesPlan,
     },
     messages::Message,
-    store::{ConversationStore, ForwardUserMessages},
+    store::ConversationStore,
     webhooks::NewEvent,
     StoreError, StoreResult, TenantId,
 };
@@ -20,8 +21,8 @@ use super::{chat_records, webhooks::enqueue_events, PgStore};
 use crate::{
     error::store_error,
     rows::{
-        millis_or, retried_in, robot_key, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
-        SESSION_COLUMNS,
+        millis_or, retried_in, robot_key, session_state, FactsRow, MessageRow, NewMessageRow,
+        SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
     },
 };
 
@@ -45,22 +46,40 @@ async fn session_row(
         .map_err(store_error)
 }
 
-/// The session, locked, which must exist and be closed (or not) as `closed` says;
-/// `Rejected(why)` when it is not.
-async fn session_in_state(
+/// The stored session's facts, locked until the transaction ends so concurrent writers to
+/// one session take turns.
+async fn locked_facts(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
-    closed: bool,
-    why: &str,
-) -> StoreResult<()> {
-    let row = session_row(conn, t, call_id, true)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    if row.is_closed() != closed {
-        return Err(StoreError::Rejected(why.into()));
-    }
-    Ok(())
+) -> StoreResult<Option<SessionFacts>> {
+    let sql = format!(
+        "SELECT {FACTS_COLUMNS} FROM sessions WHERE tenant_id = $1 AND call_id = $2 FOR UPDATE"
+    );
+    let row: Option<FactsRow> = sqlx::query_as(&sql)
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(store_error)?;
+    row.map(SessionFacts::try_from).transpose()
+}
+
+/// The stored session's state, locked; `NotFound` when there is none.
+async fn locked_state(
+    conn: &mut PgConnection,
+    t: TenantId,
+    call_id: &CallId,
+) -> StoreResult<SessionState> {
+    let raw: Option<String> = sqlx::query_scalar(
+        "SELECT state FROM sessions WHERE tenant_id = $1 AND call_id = $2 FOR UPDATE",
+    )
+    .bind(t.0)
+    .bind(call_id.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(store_error)?;
+    session_state(&raw.ok_or(StoreError::NotFound)?)
 }
 
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
@@ -151,16 +170,16 @@ fn session_robot(tenant: &str, named: &str) -> String {
     format!("COALESCE({named}, (SELECT id FROM robots WHERE tenant_id = {tenant} AND is_default))")
 }
 
-/// Opens the session if it is absent or closed; true when it did. Two first messages
-/// racing on one `call_id` both insert with `ON CONFLICT DO NOTHING`; the loser waits for
-/// the winner's commit, then finds the session through the locking read. A reopened
-/// session starts a fresh dialogue: earlier messages count as answered.
-async fn open_or_reopen(
+/// Opens or reopens the session as core's [`Opening`] decides; returns the decision and
+/// the session's facts for the messages that follow. Two first messages racing on one
+/// `call_id` both insert with `ON CONFLICT DO NOTHING`; the loser waits for the winner's
+/// commit, then finds the session through the locking read.
+async fn open_session(
     conn: &mut PgConnection,
     t: TenantId,
     new: &NewSession,
     now: DateTime<Utc>,
-) -> StoreResult<bool> {
+) -> StoreResult<(Opening, SessionFacts)> {
     let named = match new.robot_id.as_deref() {
         Some(id) => Some(
             sqlx::query_scalar::<_, i64>("SELECT id FROM robots WHERE tenant_id = $1 AND id = $2")
@@ -174,10 +193,11 @@ async fn open_or_reopen(
         None => None,
     };
     let variables = serde_json::to_string(&new.variables).map_err(crate::error::json_error)?;
-    let created: Option<i64> = sqlx::query_scalar(&format!(
+    let created: Option<bool> = sqlx::query_scalar(&format!(
         "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
          state, started_at, updated_at, robot_id, variables) VALUES ($1, $2, $3, $4, $5, $6, \
-         'bot', $7, $7, {}, $9) ON CONFLICT (tenant_id, call_id) DO NOTHING RETURNING tenant_id",
+         $10, $7, $7, {}, $9) ON CONFLICT (tenant_id, call_id) DO NOTHING \
+         RETURNING robot_id IS NOT NULL",
         session_robot("$1", "$8::bigint")
     ))
     .bind(t.0)
@@ -189,25 +209,29 @@ async fn open_or_reopen(
     .bind(to_millis(now))
     .bind(named)
     .bind(&variables)
+    .bind(Opening::STATE.as_str())
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
-    if created.is_some() {
-        return Ok(true);
+    if let Some(has_robot) = created {
+        return Ok((Opening::of(None), SessionFacts::opened(has_robot, 0)));
     }
-    let row = session_row(&mut *conn, t, &new.call_id, true)
+    let facts = locked_facts(&mut *conn, t, &new.call_id)
         .await?
         .ok_or(StoreError::NotFound)?;
-    if !row.is_closed() {
-        return Ok(false);
+    let opening = Opening::of(Some(facts.state));
+    if opening != Opening::Reopen {
+        return Ok((opening, facts));
     }
-    sqlx::query(&format!(
-        "UPDATE sessions SET state = 'bot', end_reason = NULL, ended_at = NULL, \
+    // Everything before the reopening counts as answered.
+    let (has_robot, answered_seq): (bool, i64) = sqlx::query_as(&format!(
+        "UPDATE sessions SET state = $6, end_reason = NULL, ended_at = NULL, \
          seat_id = NULL, started_at = $3, updated_at = $3, robot_id = {}, \
          robot_state = NULL, answered_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages \
            WHERE tenant_id = $1 AND call_id = $2), \
          turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, variables = $5, \
-         state_version = state_version + 1 WHERE tenant_id = $1 AND call_id = $2",
+         state_version = state_version + 1 WHERE tenant_id = $1 AND call_id = $2 \
+         RETURNING robot_id IS NOT NULL, answered_seq",
         session_robot("$1", "$4::bigint")
     ))
     .bind(t.0)
@@ -215,33 +239,29 @@ async fn open_or_reopen(
     .bind(to_millis(now))
     .bind(named)
     .bind(&variables)
-    .execute(conn)
+    .bind(Opening::STATE.as_str())
+    .fetch_one(conn)
     .await
     .map_err(store_error)?;
-    Ok(true)
+    Ok((opening, SessionFacts::opened(has_robot, answered_seq)))
 }
 
-/// After new user messages (`newest` the last one's `seq`): in state `bot` with a robot the
-/// turn becomes due; in `pending_agent` / `agent` they count as answered (they go to the
-/// agent side). Sets `updated_at` and returns the session as it now is.
+/// Applies core's plan for new user messages; returns the session as it now is.
 async fn note_user_messages(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
-    newest: Option<i64>,
+    plan: &UserMessagesPlan,
     now: DateTime<Utc>,
 ) -> StoreResult<Session> {
     let sql = format!(
-        "UPDATE sessions SET updated_at = $1, \
-         turn_due = CASE WHEN $2::bigint IS NOT NULL AND state = 'bot' AND robot_id IS NOT NULL \
-           THEN COALESCE(turn_due, $1) ELSE turn_due END, \
-         answered_seq = CASE WHEN $2::bigint IS NOT NULL AND state IN ('pending_agent', 'agent') \
-           THEN $2 ELSE answered_seq END \
-         WHERE tenant_id = $3 AND call_id = $4 RETURNING {SESSION_COLUMNS}"
+        "UPDATE sessions SET updated_at = $1, turn_due = $2, answered_seq = $3 \
+         WHERE tenant_id = $4 AND call_id = $5 RETURNING {SESSION_COLUMNS}"
     );
     let row: SessionRow = sqlx::query_as(&sql)
         .bind(to_millis(now))
-        .bind(newest)
+        .bind(plan.turn_due.map(to_millis))
+        .bind(plan.answered_seq)
         .bind(t.0)
         .bind(call_id.as_str())
         .fetch_one(conn)
@@ -250,30 +270,23 @@ async fn note_user_messages(
     row.try_into()
 }
 
-/// A robot turn is due while the session is in state `bot` with a robot and holds user
-/// messages after `answered_seq`; keeps the time it first became due.
-async fn reschedule_turn(
+/// Whether user messages wait after `answered_seq`.
+async fn user_messages_wait(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
-    now: DateTime<Utc>,
-) -> StoreResult<Session> {
-    let sql = format!(
-        "UPDATE sessions SET turn_due = CASE WHEN state = 'bot' AND robot_id IS NOT NULL \
-         AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = sessions.tenant_id \
-           AND m.call_id = sessions.call_id AND m.seq > sessions.answered_seq \
-           AND m.sender_type = 'user') \
-         THEN COALESCE(turn_due, $1) END WHERE tenant_id = $2 AND call_id = $3 \
-         RETURNING {SESSION_COLUMNS}"
-    );
-    let row: SessionRow = sqlx::query_as(&sql)
-        .bind(to_millis(now))
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)?;
-    row.try_into()
+    answered_seq: i64,
+) -> StoreResult<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND call_id = $2 \
+         AND seq > $3 AND sender_type = 'user')",
+    )
+    .bind(t.0)
+    .bind(call_id.as_str())
+    .bind(answered_seq)
+    .fetch_one(conn)
+    .await
+    .map_err(store_error)
 }
 
 #[async_trait::async_trait]
@@ -284,13 +297,13 @@ impl ConversationStore for PgStore {
         session: &NewSession,
         messages: &[Message],
         start: &Message,
-        forward: ForwardUserMessages,
+        company: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
         let call_id = &session.call_id;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let opened = open_or_reopen(&mut tx, t, session, now).await?;
-        if opened {
+        let (opening, facts) = open_session(&mut tx, t, session, now).await?;
+        if opening.opens() {
             insert_new_message(&mut tx, t, call_id, start, now).await?;
         }
         let mut stored = Vec::with_capacity(messages.len());
@@ -307,22 +320,15 @@ impl ConversationStore for PgStore {
             };
             stored.push(row.try_into()?);
         }
-        let inserted = new.len();
-        let session = note_user_messages(&mut tx, t, call_id, newest, now).await?;
-        if inserted > 0
-            && matches!(
-                session.state,
-                SessionState::PendingAgent | SessionState::Agent
-            )
-        {
-            enqueue_events(&mut tx, t, &forward(&session, &new), now).await?;
-        }
+        let plan = plan_user_messages(&facts, newest, now);
+        let session = note_user_messages(&mut tx, t, call_id, &plan, now).await?;
+        enqueue_events(&mut tx, t, &plan.events(company, &session, &new), now).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(Inbound {
             session,
-            opened,
+            opened: opening.opens(),
             messages: stored,
-            inserted,
+            inserted: new.len(),
         })
     }
 
@@ -335,7 +341,7 @@ impl ConversationStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<StoredMessage> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        session_in_state(&mut tx, t, call_id, false, "session is closed").await?;
+        require_open(locked_state(&mut tx, t, call_id).await?)?;
         let stored = insert_new_message(&mut tx, t, call_id, message, now).await?;
         touch(&mut tx, t, call_id, now).await?;
         enqueue_events(&mut tx, t, events, now).await?;
@@ -488,43 +494,62 @@ impl ConversationStore for PgStore {
     ) -> StoreResult<Option<Session>> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let robot_state = change.robot_state.as_ref().map(ToString::to_string);
-        let changed = sqlx::query(
-            "UPDATE sessions SET state = $1, end_reason = $2, \
-             ended_at = CASE WHEN $1 = 'closed' THEN $3 END, seat_id = $4, \
+        // A change made under a turn lease releases it.
+        let (release, leased) = match change.turn_lease {
+            Some(_) => (
+                ", turn_lease = NULL, turn_lease_until = NULL",
+                " AND turn_lease = $7",
+            ),
+            None => ("", " AND $7::text IS NULL"),
+        };
+        let sql = format!(
+            "UPDATE sessions SET state = $1, end_reason = $2, ended_at = $11, seat_id = $4, \
              robot_state = COALESCE($5, robot_state), answered_seq = COALESCE($6, answered_seq), \
-             updated_at = $3, state_version = state_version + 1, \
-             turn_lease = CASE WHEN $7::text IS NULL THEN turn_lease END, \
-             turn_lease_until = CASE WHEN $7::text IS NULL THEN turn_lease_until END \
-             WHERE tenant_id = $8 AND call_id = $9 AND state_version = $10 \
-             AND ($7::text IS NULL OR turn_lease = $7)",
-        )
-        .bind(change.state.as_str())
-        .bind(change.end_reason.map(EndReason::as_str))
-        .bind(to_millis(now))
-        .bind(change.seat_id.as_deref())
-        .bind(robot_state)
-        .bind(change.answered_seq)
-        .bind(change.turn_lease.as_deref())
-        .bind(t.0)
-        .bind(call_id.as_str())
-        .bind(change.expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-        if changed == 0 {
+             updated_at = $3, state_version = state_version + 1{release} \
+             WHERE tenant_id = $8 AND call_id = $9 AND state_version = $10{leased} \
+             RETURNING {FACTS_COLUMNS}"
+        );
+        let facts: Option<FactsRow> = sqlx::query_as(&sql)
+            .bind(change.state.as_str())
+            .bind(change.end_reason.map(EndReason::as_str))
+            .bind(to_millis(now))
+            .bind(change.seat_id.as_deref())
+            .bind(robot_state)
+            .bind(change.answered_seq)
+            .bind(change.turn_lease.as_deref())
+            .bind(t.0)
+            .bind(call_id.as_str())
+            .bind(change.expected_version)
+            .bind(change.ended_at(now).map(to_millis))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(facts) = facts else {
             session_row(&mut tx, t, call_id, false)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             return Ok(None);
-        }
+        };
+        let facts = SessionFacts::try_from(facts)?;
         for m in &change.messages {
             insert_new_message(&mut tx, t, call_id, m, now).await?;
         }
         enqueue_events(&mut tx, t, &change.events, now).await?;
-        let session = reschedule_turn(&mut tx, t, call_id, now).await?;
+        // User messages may have arrived meanwhile: core says whether a turn is due again.
+        let waiting = user_messages_wait(&mut tx, t, call_id, facts.answered_seq).await?;
+        let sql = format!(
+            "UPDATE sessions SET turn_due = $1 WHERE tenant_id = $2 AND call_id = $3 \
+             RETURNING {SESSION_COLUMNS}"
+        );
+        let row: SessionRow = sqlx::query_as(&sql)
+            .bind(facts.turn_due(waiting, now).map(to_millis))
+            .bind(t.0)
+            .bind(call_id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        Ok(Some(session))
+        Ok(Some(row.try_into()?))
     }
 
     async fn idle_sessions(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Session>> {
@@ -549,7 +574,7 @@ impl ConversationStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Session> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        session_in_state(&mut tx, t, call_id, true, "session is still open").await?;
+        require_closed(locked_state(&mut tx, t, call_id).await?)?;
         let sql = format!(
             "UPDATE sessions SET report = $1, updated_at = $2 WHERE tenant_id = $3 AND call_id = $4 \
              RETURNING {SESSION_COLUMNS}"

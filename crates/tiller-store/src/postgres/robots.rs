@@ -20,7 +20,9 @@ use crate::{
 };
 
 /// The lease condition shared by both claims: a turn is due and no other lease runs.
-const CLAIMABLE: &str = "state = 'bot' AND turn_due IS NOT NULL AND turn_due <= $1 \
+/// `turn_due` is set only while core says the robot answers (`SessionFacts::turn_due`), so
+/// the claim restates no session state.
+const CLAIMABLE: &str = "turn_due IS NOT NULL AND turn_due <= $1 \
      AND (turn_lease_until IS NULL OR turn_lease_until <= $1 OR turn_lease = $2)";
 
 #[async_trait::async_trait]

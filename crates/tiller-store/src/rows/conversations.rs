@@ -7,7 +7,7 @@
 use tiller_core::{
     clock::{from_millis, to_millis},
     conversations::{
-        CallId, ChatRecord, ChatUser, EndReason, Session, SessionState, StoredMessage,
+        CallId, ChatRecord, ChatUser, EndReason, Session, SessionFacts, SessionState, StoredMessage,
     },
     messages::{Message, MessageStatus},
     StoreError, StoreResult, TenantId,
@@ -72,10 +72,45 @@ pub(crate) const SESSION_COLUMNS: &str = "sessions.tenant_id, sessions.call_id, 
      sessions.robot_state, sessions.answered_seq, sessions.turn_due, sessions.state_version, \
      sessions.variables";
 
-impl SessionRow {
-    pub fn is_closed(&self) -> bool {
-        self.state == SessionState::Closed.as_str()
+/// The columns behind [`SessionFacts`]: what a write reads before core decides.
+pub(crate) const FACTS_COLUMNS: &str =
+    "sessions.state, sessions.robot_id IS NOT NULL AS has_robot, \
+     sessions.turn_due, sessions.answered_seq";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FactsRow {
+    pub state: String,
+    pub has_robot: bool,
+    pub turn_due: Option<i64>,
+    pub answered_seq: i64,
+}
+
+impl SqliteRow for FactsRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            state: r.get("state")?,
+            has_robot: r.get("has_robot")?,
+            turn_due: r.get("turn_due")?,
+            answered_seq: r.get("answered_seq")?,
+        })
     }
+}
+
+impl TryFrom<FactsRow> for SessionFacts {
+    type Error = StoreError;
+
+    fn try_from(r: FactsRow) -> StoreResult<Self> {
+        Ok(SessionFacts {
+            state: session_state(&r.state)?,
+            has_robot: r.has_robot,
+            turn_due: r.turn_due.map(from_millis),
+            answered_seq: r.answered_seq,
+        })
+    }
+}
+
+pub(crate) fn session_state(raw: &str) -> StoreResult<SessionState> {
+    SessionState::parse(raw).ok_or_else(|| corrupt(format!("session state {raw:?}")))
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -91,8 +126,7 @@ impl TryFrom<SessionRow> for Session {
                 id: r.user_id,
                 name: r.user_name,
             },
-            state: SessionState::parse(&r.state)
-                .ok_or_else(|| corrupt(format!("session state {:?}", r.state)))?,
+            state: session_state(&r.state)?,
             end_reason: r
                 .end_reason
                 .map(|raw| {

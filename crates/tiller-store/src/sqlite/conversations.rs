@@ -6,11 +6,12 @@ use rusqlite::{params, params_from_iter, types::Value, Connection};
 use tiller_core::{
     clock::{from_millis, to_millis},
     conversations::{
-        CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound, MessageQuery, NewSession, Session,
-        SessionChange, SessionQuery, SessionState, SortOrder, StoredMessage,
+        plan_user_messages, require_closed, require_open, CallId, ChatRecord, ChatRecordQuery,
+        EndReason, Inbound, MessageQuery, NewSession, Opening, Session, SessionChange,
+        SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage, UserMessagesPlan,
     },
     messages::Message,
-    store::{ConversationStore, ForwardUserMessages},
+    store::ConversationStore,
     webhooks::NewEvent,
     StoreError, StoreResult, TenantId,
 };
@@ -22,8 +23,8 @@ use super::{
     SqliteStore,
 };
 use crate::rows::{
-    millis_or, retried_in, robot_key, MessageRow, NewMessageRow, SessionRow, MESSAGE_COLUMNS,
-    SESSION_COLUMNS,
+    millis_or, retried_in, robot_key, session_state, FactsRow, MessageRow, NewMessageRow,
+    SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
 };
 
 fn session_row(
@@ -35,20 +36,25 @@ fn session_row(
     optional(conn, &sql, params![t.0, call_id.as_str()])
 }
 
-/// The session, which must exist and be closed (or not) as `closed` says; `Rejected(why)`
-/// when it is not.
-fn session_in_state(
+/// The stored session's facts, if it exists: what core decides an inbound call on.
+fn session_facts(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
-    closed: bool,
-    why: &str,
-) -> StoreResult<()> {
-    let row = session_row(conn, t, call_id)?.ok_or(StoreError::NotFound)?;
-    if row.is_closed() != closed {
-        return Err(StoreError::Rejected(why.into()));
-    }
-    Ok(())
+) -> StoreResult<Option<SessionFacts>> {
+    let sql = format!("SELECT {FACTS_COLUMNS} FROM sessions WHERE tenant_id = ? AND call_id = ?");
+    let row: Option<FactsRow> = optional(conn, &sql, params![t.0, call_id.as_str()])?;
+    row.map(SessionFacts::try_from).transpose()
+}
+
+/// The stored session's state; `NotFound` when there is none.
+fn state_of(conn: &Connection, t: TenantId, call_id: &CallId) -> StoreResult<SessionState> {
+    let raw: Option<String> = optional(
+        conn,
+        "SELECT state FROM sessions WHERE tenant_id = ? AND call_id = ?",
+        params![t.0, call_id.as_str()],
+    )?;
+    session_state(&raw.ok_or(StoreError::NotFound)?)
 }
 
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
@@ -146,119 +152,131 @@ fn session_robot(conn: &Connection, t: TenantId, named: Option<&str>) -> StoreRe
     }
 }
 
-/// Opens the session if it is absent or closed; true when it did. A reopened session starts
-/// a fresh dialogue: earlier messages count as answered.
-fn open_or_reopen(
+/// Opens or reopens the session as core's [`Opening`] decides; returns the decision and
+/// the session's facts for the messages that follow.
+fn open_session(
     conn: &Connection,
     t: TenantId,
     new: &NewSession,
     now: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let existing = session_row(conn, t, &new.call_id)?;
-    if existing.as_ref().is_some_and(|row| !row.is_closed()) {
-        return Ok(false);
+) -> StoreResult<(Opening, SessionFacts)> {
+    let existing = session_facts(conn, t, &new.call_id)?;
+    let opening = Opening::of(existing.map(|f| f.state));
+    if let (Opening::Continue, Some(facts)) = (opening, existing) {
+        return Ok((opening, facts));
     }
     let robot = session_robot(conn, t, new.robot_id.as_deref())?;
     let variables = serde_json::to_string(&new.variables).map_err(crate::error::json_error)?;
-    match existing {
-        Some(_) => execute(
+    let (call_id, at) = (new.call_id.as_str(), to_millis(now));
+    let facts = if opening == Opening::Reopen {
+        let newest: i64 = one(
             conn,
-            "UPDATE sessions SET state = 'bot', end_reason = NULL, ended_at = NULL, \
+            "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE tenant_id = ? AND call_id = ?",
+            params![t.0, call_id],
+        )?;
+        let facts = SessionFacts::opened(robot.is_some(), newest);
+        execute(
+            conn,
+            "UPDATE sessions SET state = ?, end_reason = NULL, ended_at = NULL, \
              seat_id = NULL, started_at = ?, updated_at = ?, robot_id = ?, robot_state = NULL, \
-             answered_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages \
-               WHERE tenant_id = sessions.tenant_id AND call_id = sessions.call_id), \
-             turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, variables = ?, \
-             state_version = state_version + 1 WHERE tenant_id = ? AND call_id = ?",
+             answered_seq = ?, turn_due = NULL, turn_lease = NULL, turn_lease_until = NULL, \
+             variables = ?, state_version = state_version + 1 \
+             WHERE tenant_id = ? AND call_id = ?",
             params![
-                to_millis(now),
-                to_millis(now),
+                facts.state.as_str(),
+                at,
+                at,
                 robot,
+                facts.answered_seq,
                 &variables,
                 t.0,
-                new.call_id.as_str()
+                call_id
             ],
-        )?,
-        None => execute(
+        )?;
+        facts
+    } else {
+        let facts = SessionFacts::opened(robot.is_some(), 0);
+        execute(
             conn,
             "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
-             state, started_at, updated_at, robot_id, variables) \
-             VALUES (?, ?, ?, ?, ?, ?, 'bot', ?, ?, ?, ?)",
+             state, started_at, updated_at, robot_id, variables, answered_seq) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
                 t.0,
-                new.call_id.as_str(),
+                call_id,
                 &new.channel,
                 &new.channel_id,
                 &new.user.id,
                 &new.user.name,
-                to_millis(now),
-                to_millis(now),
+                facts.state.as_str(),
+                at,
+                at,
                 robot,
                 &variables,
+                facts.answered_seq,
             ],
-        )?,
+        )?;
+        facts
     };
-    Ok(true)
+    Ok((opening, facts))
 }
 
-/// After new user messages (`newest` the last one's `seq`): in state `bot` with a robot the
-/// turn becomes due; in `pending_agent` / `agent` they count as answered (they go to the
-/// agent side). Sets `updated_at` and returns the session as it now is.
+/// Applies core's plan for new user messages; returns the session as it now is.
 fn note_user_messages(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
-    newest: Option<i64>,
+    plan: &UserMessagesPlan,
     now: DateTime<Utc>,
 ) -> StoreResult<Session> {
     let sql = format!(
-        "UPDATE sessions SET updated_at = ?1, \
-         turn_due = CASE WHEN ?2 IS NOT NULL AND state = 'bot' AND robot_id IS NOT NULL \
-           THEN COALESCE(turn_due, ?1) ELSE turn_due END, \
-         answered_seq = CASE WHEN ?2 IS NOT NULL AND state IN ('pending_agent', 'agent') \
-           THEN ?2 ELSE answered_seq END \
-         WHERE tenant_id = ?3 AND call_id = ?4 RETURNING {SESSION_COLUMNS}"
+        "UPDATE sessions SET updated_at = ?, turn_due = ?, answered_seq = ? \
+         WHERE tenant_id = ? AND call_id = ? RETURNING {SESSION_COLUMNS}"
     );
     let row: SessionRow = one(
         conn,
         &sql,
-        params![to_millis(now), newest, t.0, call_id.as_str()],
+        params![
+            to_millis(now),
+            plan.turn_due.map(to_millis),
+            plan.answered_seq,
+            t.0,
+            call_id.as_str()
+        ],
     )?;
     row.try_into()
 }
 
-/// A robot turn is due while the session is in state `bot` with a robot and holds user
-/// messages after `answered_seq`; keeps the time it first became due.
-fn reschedule_turn(
+/// Whether user messages wait after `answered_seq`.
+fn user_messages_wait(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
-    now: DateTime<Utc>,
-) -> StoreResult<Session> {
-    let sql = format!(
-        "UPDATE sessions SET turn_due = CASE WHEN state = 'bot' AND robot_id IS NOT NULL \
-         AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = sessions.tenant_id \
-           AND m.call_id = sessions.call_id AND m.seq > sessions.answered_seq \
-           AND m.sender_type = 'user') \
-         THEN COALESCE(turn_due, ?) END WHERE tenant_id = ? AND call_id = ? \
-         RETURNING {SESSION_COLUMNS}"
-    );
-    let row: SessionRow = one(conn, &sql, params![to_millis(now), t.0, call_id.as_str()])?;
-    row.try_into()
+    answered_seq: i64,
+) -> StoreResult<bool> {
+    let found: Option<i64> = optional(
+        conn,
+        "SELECT 1 FROM messages WHERE tenant_id = ? AND call_id = ? AND seq > ? \
+         AND sender_type = 'user' LIMIT 1",
+        params![t.0, call_id.as_str(), answered_seq],
+    )?;
+    Ok(found.is_some())
 }
 
-/// `record_inbound` on the writer thread.
+/// `record_inbound` on the writer thread: core decides the opening and where the new
+/// messages go; this writes what it decided.
 fn record(
     conn: &Connection,
     t: TenantId,
     session: &NewSession,
     messages: &[Message],
     start: &Message,
-    forward: &ForwardUserMessages,
+    company: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Inbound> {
     let call_id = &session.call_id;
-    let opened = open_or_reopen(conn, t, session, now)?;
-    if opened {
+    let (opening, facts) = open_session(conn, t, session, now)?;
+    if opening.opens() {
         insert_new_message(conn, t, call_id, start, now)?;
     }
     let mut stored = Vec::with_capacity(messages.len());
@@ -275,25 +293,20 @@ fn record(
         };
         stored.push(message);
     }
-    let inserted = new.len();
-    let session = note_user_messages(conn, t, call_id, newest, now)?;
-    if inserted > 0
-        && matches!(
-            session.state,
-            SessionState::PendingAgent | SessionState::Agent
-        )
-    {
-        enqueue_events(conn, t, &forward(&session, &new), now)?;
-    }
+    let plan = plan_user_messages(&facts, newest, now);
+    let session = note_user_messages(conn, t, call_id, &plan, now)?;
+    enqueue_events(conn, t, &plan.events(company, &session, &new), now)?;
     Ok(Inbound {
         session,
-        opened,
+        opened: opening.opens(),
         messages: stored,
-        inserted,
+        inserted: new.len(),
     })
 }
 
-/// `apply_session_change` on the writer thread.
+/// `apply_session_change` on the writer thread. A change made under a turn lease releases
+/// it; core then says whether a turn is due again (user messages may have arrived during
+/// the turn).
 fn apply_change(
     conn: &Connection,
     t: TenantId,
@@ -302,16 +315,23 @@ fn apply_change(
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Session>> {
     let robot_state = change.robot_state.as_ref().map(ToString::to_string);
-    let changed = execute(
-        conn,
-        "UPDATE sessions SET state = ?1, end_reason = ?2, \
-         ended_at = CASE WHEN ?1 = 'closed' THEN ?3 ELSE NULL END, seat_id = ?4, \
+    let (release, leased) = match change.turn_lease {
+        Some(_) => (
+            ", turn_lease = NULL, turn_lease_until = NULL",
+            " AND turn_lease = ?7",
+        ),
+        None => ("", " AND ?7 IS NULL"),
+    };
+    let sql = format!(
+        "UPDATE sessions SET state = ?1, end_reason = ?2, ended_at = ?11, seat_id = ?4, \
          robot_state = COALESCE(?5, robot_state), answered_seq = COALESCE(?6, answered_seq), \
-         updated_at = ?3, state_version = state_version + 1, \
-         turn_lease = CASE WHEN ?7 IS NULL THEN turn_lease END, \
-         turn_lease_until = CASE WHEN ?7 IS NULL THEN turn_lease_until END \
-         WHERE tenant_id = ?8 AND call_id = ?9 AND state_version = ?10 \
-         AND (?7 IS NULL OR turn_lease = ?7)",
+         updated_at = ?3, state_version = state_version + 1{release} \
+         WHERE tenant_id = ?8 AND call_id = ?9 AND state_version = ?10{leased} \
+         RETURNING {FACTS_COLUMNS}"
+    );
+    let facts: Option<FactsRow> = optional(
+        conn,
+        &sql,
         params![
             change.state.as_str(),
             change.end_reason.map(EndReason::as_str),
@@ -323,17 +343,26 @@ fn apply_change(
             t.0,
             call_id.as_str(),
             change.expected_version,
+            change.ended_at(now).map(to_millis),
         ],
     )?;
-    if changed == 0 {
-        session_row(conn, t, call_id)?.ok_or(StoreError::NotFound)?;
+    let Some(facts) = facts else {
+        state_of(conn, t, call_id)?;
         return Ok(None);
-    }
+    };
+    let facts = SessionFacts::try_from(facts)?;
     for m in &change.messages {
         insert_new_message(conn, t, call_id, m, now)?;
     }
     enqueue_events(conn, t, &change.events, now)?;
-    reschedule_turn(conn, t, call_id, now).map(Some)
+    let waiting = user_messages_wait(conn, t, call_id, facts.answered_seq)?;
+    let sql = format!(
+        "UPDATE sessions SET turn_due = ? WHERE tenant_id = ? AND call_id = ? \
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let due = facts.turn_due(waiting, now).map(to_millis);
+    let row: SessionRow = one(conn, &sql, params![due, t.0, call_id.as_str()])?;
+    row.try_into().map(Some)
 }
 
 /// `mark_read` on the writer thread.
@@ -371,12 +400,13 @@ impl ConversationStore for SqliteStore {
         session: &NewSession,
         messages: &[Message],
         start: &Message,
-        forward: ForwardUserMessages,
+        company: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
         let (session, messages, start) = (session.clone(), messages.to_vec(), start.clone());
+        let company = company.to_owned();
         self.writer
-            .run(move |tx| record(tx, t, &session, &messages, &start, &forward, now))
+            .run(move |tx| record(tx, t, &session, &messages, &start, &company, now))
             .await
     }
 
@@ -391,7 +421,7 @@ impl ConversationStore for SqliteStore {
         let (call_id, message, events) = (call_id.clone(), message.clone(), events.to_vec());
         self.writer
             .run(move |tx| {
-                session_in_state(tx, t, &call_id, false, "session is closed")?;
+                require_open(state_of(tx, t, &call_id)?)?;
                 let stored = insert_new_message(tx, t, &call_id, &message, now)?;
                 touch(tx, t, &call_id, now)?;
                 enqueue_events(tx, t, &events, now)?;
@@ -543,7 +573,7 @@ impl ConversationStore for SqliteStore {
         let (call_id, report) = (call_id.clone(), report.to_string());
         self.writer
             .run(move |tx| {
-                session_in_state(tx, t, &call_id, true, "session is still open")?;
+                require_closed(state_of(tx, t, &call_id)?)?;
                 let sql = format!(
                     "UPDATE sessions SET report = ?, updated_at = ? WHERE tenant_id = ?                      AND call_id = ? RETURNING {SESSION_COLUMNS}"
                 );

@@ -54,14 +54,7 @@ impl Scope {
     pub async fn inbound_messages(&self, new: &NewSession, messages: &[Message]) -> Inbound {
         let start = system_message(&SystemEventKind::Start, "", "", self.now());
         self.store
-            .record_inbound(
-                self.id,
-                new,
-                messages,
-                &start,
-                std::sync::Arc::new(|_: &_, _: &_| Vec::new()),
-                self.now(),
-            )
+            .record_inbound(self.id, new, messages, &start, "acme", self.now())
             .await
             .unwrap()
     }

@@ -105,14 +105,7 @@ async fn inbound_story(store: DynStore) {
     let start = system_message(&SystemEventKind::Start, "", "", a.now());
     let messages = [user("m9", a.now()), user("m1", a.now())];
     let elsewhere = store
-        .record_inbound(
-            a.id,
-            &whatsapp("c2"),
-            &messages,
-            &start,
-            std::sync::Arc::new(|_: &_, _: &_| Vec::new()),
-            a.now(),
-        )
+        .record_inbound(a.id, &whatsapp("c2"), &messages, &start, "acme", a.now())
         .await;
     conflict(elsewhere);
     not_found(&store.session(a.id, &call("c2")).await);

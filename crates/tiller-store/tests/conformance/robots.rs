@@ -123,7 +123,7 @@ async fn robots_story(store: DynStore) {
             &foreign,
             &[message("b2", "user", b.now())],
             &start,
-            std::sync::Arc::new(|_: &_, _: &_| Vec::new()),
+            "acme",
             b.now(),
         )
         .await;
@@ -315,28 +315,13 @@ async fn forward_story(store: DynStore) {
         .unwrap();
 
     // While the transfer waits, user messages go agent-side: forwarded, never due.
-    let forward: tiller_core::store::ForwardUserMessages =
-        std::sync::Arc::new(|s: &Session, new: &[tiller_core::messages::Message]| {
-            vec![NewEvent::new(
-                "message.receive",
-                Some(s.call_id.to_string()),
-                json!({"n": new.len()}),
-            )]
-        });
     let start = system_message(&SystemEventKind::Start, "", "", a.now());
     let messages = [
         message("m2", "user", a.now()),
         message("m3", "user", a.now()),
     ];
     let got = store
-        .record_inbound(
-            a.id,
-            &whatsapp("c1"),
-            &messages,
-            &start,
-            forward.clone(),
-            a.now(),
-        )
+        .record_inbound(a.id, &whatsapp("c1"), &messages, &start, "acme", a.now())
         .await
         .unwrap();
     assert_eq!(got.session.state, SessionState::PendingAgent);
@@ -351,17 +336,19 @@ async fn forward_story(store: DynStore) {
     let events = store.list_events(a.id, &q).await.unwrap();
     let types: Vec<_> = events.iter().map(|e| e.event.event_type.as_str()).collect();
     assert_eq!(types, ["message.receive", "message.send"], "newest first");
-    assert_eq!(events[0].event.payload, json!({"n": 2}));
+    let forwarded = &events[0].event.payload;
+    assert_eq!(forwarded["company"], "acme");
+    assert_eq!(forwarded["call_id"], "c1");
+    let ids: Vec<_> = forwarded["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["msg_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["m2", "m3"]);
     // A retried message is not forwarded twice.
     store
-        .record_inbound(
-            a.id,
-            &whatsapp("c1"),
-            &messages,
-            &start,
-            forward.clone(),
-            a.now(),
-        )
+        .record_inbound(a.id, &whatsapp("c1"), &messages, &start, "acme", a.now())
         .await
         .unwrap();
     assert_eq!(store.list_events(a.id, &q).await.unwrap().len(), 2);

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use serde::Deserialize;
 use tiller_core::{
+    bus::Committed,
     webhooks::{DeliveryState, EventQuery},
     StoreError,
 };
@@ -138,7 +139,7 @@ async fn replay_events(
             ))
         }
     };
-    app.outbox.wake();
+    app.bus.publish(&Committed::EventsEnqueued);
     Ok(V1::ok(&req.request_id, ReplayOut { replayed }))
 }
 

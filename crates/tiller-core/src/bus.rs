@@ -1,0 +1,96 @@
+//! What just committed, told in process: a service publishes after its transaction commits,
+//! and listeners react — the robot turn spawner runs a due turn, the delivery worker wakes
+//! for new events, and later the agent inbox streams changes. A notification is a hint
+//! for latency only: every worker's poll of the database stays the safety net, so
+//! publishing never blocks, never fails, and a notification lost to a crash loses nothing.
+
+use std::sync::{Arc, RwLock};
+
+use crate::{conversations::CallId, TenantId};
+
+/// A committed change others may want to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Events were enqueued in the outbox.
+    EventsEnqueued,
+    /// A session's robot turn is due.
+    TurnDue { tenant: TenantId, call_id: CallId },
+}
+
+/// Reacts to commits. Called on the publisher's task: a listener with slow work spawns it.
+pub trait CommitListener: Send + Sync {
+    fn on_commit(&self, committed: &Committed);
+}
+
+/// The node's bus. Listeners subscribe once at start-up; publishing only reads the list.
+#[derive(Default)]
+pub struct CommitBus {
+    listeners: RwLock<Vec<Arc<dyn CommitListener>>>,
+}
+
+impl CommitBus {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn subscribe(&self, listener: Arc<dyn CommitListener>) {
+        self.listeners
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(listener);
+    }
+
+    pub fn publish(&self, committed: &Committed) {
+        let listeners = self
+            .listeners
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for listener in listeners.iter() {
+            listener.on_commit(committed);
+        }
+    }
+}
+
+impl std::fmt::Debug for CommitBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.listeners.read().map(|l| l.len()).unwrap_or_default();
+        f.debug_struct("CommitBus").field("listeners", &n).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<Committed>>);
+
+    impl CommitListener for Heard {
+        fn on_commit(&self, committed: &Committed) {
+            self.0.lock().unwrap().push(committed.clone());
+        }
+    }
+
+    #[test]
+    fn every_listener_hears_every_commit_in_order() {
+        let bus = CommitBus::new();
+        bus.publish(&Committed::EventsEnqueued); // nobody listens yet: nothing happens
+        let (a, b) = (Arc::new(Heard::default()), Arc::new(Heard::default()));
+        bus.subscribe(a.clone());
+        bus.subscribe(b.clone());
+        let due = Committed::TurnDue {
+            tenant: TenantId(3),
+            call_id: CallId::parse("c1").unwrap(),
+        };
+        bus.publish(&due);
+        bus.publish(&Committed::EventsEnqueued);
+        for heard in [a, b] {
+            assert_eq!(
+                *heard.0.lock().unwrap(),
+                [due.clone(), Committed::EventsEnqueued]
+            );
+        }
+    }
+}
