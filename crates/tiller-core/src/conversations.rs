@@ -22,7 +22,7 @@ pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortO
 pub use seats::{close_seats, record_seat, sending_seat};
 pub use service::{
     validate_agent_content, AgentSender, ConversationEngine, ConversationError, Conversations,
-    RecordOnly, UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
+    RecordOnly, SessionRef, UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
 };
 pub use session::{
     ChatUser, EndReason, Inbound, NewSession, Session, SessionChange, SessionState, StoredMessage,
