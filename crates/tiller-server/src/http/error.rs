@@ -124,6 +124,12 @@ impl ApiError {
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+
+    /// The code set with [`ApiError::nx_code`], for tests that pin it.
+    #[cfg(test)]
+    pub(crate) fn nx_code_given(&self) -> Option<i64> {
+        self.nx_code
+    }
 }
 
 impl std::fmt::Display for ApiError {
