@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::{
-    message_send_event, session_end_events, system_message, Answerer, CallId, Conclusion,
-    EndReason, Inbound, MessageQuery, NewSession, Session, SessionChange, SessionFacts,
-    SessionQuery, SessionState, SortOrder, StoredMessage,
+    message_send_event, session_end_events, system_message, Answerer, CallId, ChatRecord,
+    ChatRecordQuery, Conclusion, EndReason, Inbound, MessageQuery, NewSession, Session,
+    SessionChange, SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage,
 };
 use crate::{
     bus::{CommitBus, Committed},
@@ -67,6 +67,15 @@ pub struct UserMessage {
 pub enum AgentSender {
     Agent,
     AgentSystem,
+}
+
+/// How a call names its session: by `call_id`, or by the user on a channel account
+/// (resolved by [`Conversations::resolve_session`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionRef {
+    pub call_id: Option<CallId>,
+    pub channel_id: Option<String>,
+    pub user_id: Option<String>,
 }
 
 #[derive(Clone)]
@@ -223,6 +232,20 @@ impl Conversations {
             .map_err(|e| store_error(e, call_id))
     }
 
+    /// The session a call means: its `call_id`, or else the latest session of the user on
+    /// the channel account.
+    pub async fn resolve_session(&self, t: TenantId, by: &SessionRef) -> Result<CallId> {
+        match (&by.call_id, &by.channel_id, &by.user_id) {
+            (Some(call_id), _, _) => Ok(call_id.clone()),
+            (None, Some(channel_id), Some(user_id)) => {
+                Ok(self.latest_session(t, channel_id, user_id).await?.call_id)
+            }
+            _ => Err(ConversationError::Invalid(
+                "give call_id, or channel_id and user.id".into(),
+            )),
+        }
+    }
+
     /// The session a user has on a channel account, for calls that name no `call_id`.
     pub async fn latest_session(
         &self,
@@ -255,6 +278,18 @@ impl Conversations {
             }
             other => ConversationError::Store(other),
         })
+    }
+
+    /// nxlink chat records: the number matching `q` and the page it asks for.
+    pub async fn chat_records(
+        &self,
+        t: TenantId,
+        q: &ChatRecordQuery,
+    ) -> Result<(u64, Vec<ChatRecord>)> {
+        self.store
+            .chat_records(t, q)
+            .await
+            .map_err(ConversationError::Store)
     }
 
     /// A page of messages; `recent_only` applies the 24-hour window of the *query API.

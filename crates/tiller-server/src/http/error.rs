@@ -1,8 +1,9 @@
 //! One error type for every surface. Handlers and extractors return [`ApiError`]; its
 //! `IntoResponse` only records what went wrong, and [`render_errors`] writes it in the
-//! envelope of the surface the request was addressed to — `/api/v1` (`{request_id, code,
-//! message, data}`), `/service/cloud` (`{data, status, code, message}`) or nxlink `/saas`
-//! (`{code, message, traceId}`). Internal causes go to the log once, never to the client.
+//! envelope the serving surface's router claimed (`surface.rs`) — `/api/v1` (`{request_id,
+//! code, message, data}`), `/service/cloud` (`{data, status, code, message}`) or nxlink
+//! `/saas` (`{code, message, traceId}`). Internal causes go to the log once, never to the
+//! client.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use tiller_core::{
 
 use super::{
     envelope::{CloudError, NxError, V1Error},
+    surface::{Claim, Envelope},
     RequestId,
 };
 
@@ -122,6 +124,12 @@ impl ApiError {
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+
+    /// The code set with [`ApiError::nx_code`], for tests that pin it.
+    #[cfg(test)]
+    pub(crate) fn nx_code_given(&self) -> Option<i64> {
+        self.nx_code
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -204,32 +212,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Which compatibility surface a path belongs to, and so which envelope it answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    /// AIRUDDER chatbot APIs and anything not claimed below.
-    ApiV1,
-    /// AIRUDDER `/service/cloud/*`, including the token API.
-    Cloud,
-    /// nxlink-style `/saas/*`.
-    Nxlink,
-}
-
-impl Surface {
-    pub fn of(path: &str) -> Self {
-        if path == "/saas" || path.starts_with("/saas/") {
-            Self::Nxlink
-        } else if path == "/service" || path.starts_with("/service/") {
-            Self::Cloud
-        } else {
-            Self::ApiV1
-        }
-    }
-}
-
-/// Middleware: renders any [`ApiError`] in the envelope of the request's surface.
-pub async fn render_errors(req: Request, next: Next) -> Response {
-    let surface = Surface::of(req.uri().path());
+/// Middleware: renders any [`ApiError`] in the envelope the request's surface claimed
+/// (`surface.rs`); a request no surface claimed answers in /api/v1's.
+pub async fn render_errors(mut req: Request, next: Next) -> Response {
+    let claim = Claim::default();
+    req.extensions_mut().insert(claim.clone());
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -243,21 +230,22 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             Err(res) => return res,
         },
     };
+    let envelope = claim.get().unwrap_or(Envelope::V1);
     let status = info.kind.status();
-    let body = match surface {
-        Surface::ApiV1 => serde_json::to_string(&V1Error {
+    let body = match envelope {
+        Envelope::V1 => serde_json::to_string(&V1Error {
             request_id: request_id.0,
             code: status.as_u16(),
             message: info.message.clone(),
             data: (),
         }),
-        Surface::Cloud => serde_json::to_string(&CloudError {
+        Envelope::Cloud => serde_json::to_string(&CloudError {
             data: (),
             status: status.canonical_reason().unwrap_or("Error"),
             code: status.as_u16(),
             message: info.message.clone(),
         }),
-        Surface::Nxlink => serde_json::to_string(&NxError {
+        Envelope::Nxlink => serde_json::to_string(&NxError {
             code: info.nx_code.unwrap_or_else(|| info.kind.default_nx_code()),
             message: info.message.clone(),
             trace_id: request_id.0,
@@ -265,7 +253,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     }
     .unwrap_or_default();
     // nxlink reports every client error through `code` with HTTP 200 (docs/compat.md).
-    let status = if surface == Surface::Nxlink && !status.is_server_error() {
+    let status = if envelope == Envelope::Nxlink && !status.is_server_error() {
         StatusCode::OK
     } else {
         status
@@ -310,8 +298,10 @@ async fn plain_rejection(res: Response) -> Result<Arc<ErrorInfo>, Response> {
     }))
 }
 
-/// Fallback for paths no route matches.
+/// Fallback for paths no route matches: no surface's layer ran, so it claims the envelope
+/// of the surface whose prefix the path is under.
 pub async fn unknown_route(req: Request) -> ApiError {
+    Claim::set(&req, Envelope::for_unknown_path(req.uri().path()));
     ApiError::not_found(format!(
         "no route for {} {}",
         req.method(),
@@ -334,15 +324,6 @@ pub async fn wrong_method(req: Request) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn surfaces_by_prefix() {
-        assert_eq!(Surface::of("/saas/openapi/chat/records"), Surface::Nxlink);
-        assert_eq!(Surface::of("/service/cloud/auth"), Surface::Cloud);
-        assert_eq!(Surface::of("/api/v1/session/messages"), Surface::ApiV1);
-        assert_eq!(Surface::of("/saasy"), Surface::ApiV1);
-        assert_eq!(Surface::of("/nope"), Surface::ApiV1);
-    }
 
     #[test]
     fn store_errors_map_to_kinds() {

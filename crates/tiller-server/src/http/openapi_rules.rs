@@ -1,12 +1,13 @@
-//! Rules every operation and request schema shares, written into the generated document
-//! once the routes are merged (a `Modify` on `ApiDoc` runs before the paths exist):
-//! - every `/api/v1`, `/service` and `/files` operation documents its 400, in its surface's
-//!   envelope (malformed JSON, wrong types, values or lists over their limits, bad path
-//!   values);
-//! - nxlink operations answer errors with HTTP 200, so their 200 body is `oneOf` the page
+//! Rules operations and request schemas share, written into the generated document (a
+//! `Modify` on `ApiDoc` runs before the paths exist):
+//! - per surface, when its router is built ([`document_errors`]): every operation of an
+//!   `/api/v1`, `/service` or `/files` surface documents its 400 in the surface's envelope
+//!   (malformed JSON, wrong types, values or lists over their limits, bad path values);
+//!   nxlink operations answer errors with HTTP 200, so their 200 body is `oneOf` the page
 //!   and `NxError`;
-//! - request schemas (`…In`) accept unknown fields (`additionalProperties: true`), and the
-//!   shared fields carry their limits: `call_id` 1–128 characters, `size` 1–100.
+//! - once the routes are merged ([`apply`]): request schemas (`…In`) accept unknown fields
+//!   (`additionalProperties: true`), and the shared fields carry their limits: `call_id`
+//!   1–128 characters, `size` 1–100.
 
 use utoipa::{
     openapi::{
@@ -16,9 +17,8 @@ use utoipa::{
     PartialSchema as _,
 };
 
-use super::{envelope::NxError, error::Surface, params::MAX_PAGE};
+use super::{envelope::NxError, params::MAX_PAGE, surface::Envelope};
 
-const OPS: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
 const BAD_REQUEST: &str = "Malformed JSON, a wrong type or missing field, a value or list over \
                            its documented limit, or a path value that does not parse";
 const MAX_CALL_ID: usize = tiller_core::conversations::CallId::MAX_LEN;
@@ -36,15 +36,18 @@ pub fn apply(doc: &mut OpenApi) {
     {
         request_schema(schema);
     }
-    for (path, item) in &mut doc.paths.paths {
-        if OPS.contains(&path.as_str()) {
-            continue;
-        }
-        let surface = Surface::of(path);
+}
+
+/// Documents the errors of one surface's operations in its envelope (called by
+/// [`Envelope::surface`] on the surface's own document): a 400 for /api/v1 and
+/// /service/cloud operations that do not describe one, and for nxlink, whose errors come
+/// with HTTP 200, a 200 body that is `oneOf` the page and `NxError`.
+pub fn document_errors(envelope: Envelope, doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
         for op in [&mut item.get, &mut item.post].into_iter().flatten() {
             let responses = &mut op.responses.responses;
-            match surface {
-                Surface::Nxlink => {
+            match envelope {
+                Envelope::Nxlink => {
                     if let Some(RefOr::T(ok)) = responses.get_mut("200") {
                         for content in ok.content.values_mut() {
                             if let Some(page) = content.schema.take() {
@@ -58,8 +61,8 @@ pub fn apply(doc: &mut OpenApi) {
                         }
                     }
                 }
-                Surface::ApiV1 | Surface::Cloud => {
-                    let envelope = if surface == Surface::Cloud {
+                Envelope::V1 | Envelope::Cloud => {
+                    let schema = if envelope == Envelope::Cloud {
                         "CloudError"
                     } else {
                         "V1Error"
@@ -71,7 +74,7 @@ pub fn apply(doc: &mut OpenApi) {
                                 .content(
                                     "application/json",
                                     ContentBuilder::new()
-                                        .schema(Some(Ref::from_schema_name(envelope)))
+                                        .schema(Some(Ref::from_schema_name(schema)))
                                         .build(),
                                 )
                                 .build(),

@@ -1,4 +1,4 @@
-//! Operational endpoints: liveness, readiness and Prometheus metrics.
+//! Operational endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document.
 
 use axum::{
     extract::State,
@@ -9,13 +9,19 @@ use axum::{
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::surface::Envelope;
 use crate::state::AppState;
 
+/// They take no input, so their errors (a failing metrics encoder) are claimed for the
+/// /api/v1 envelope without documenting a 400.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(metrics))
+    Envelope::V1.claim(
+        OpenApiRouter::new()
+            .routes(routes!(healthz))
+            .routes(routes!(readyz))
+            .routes(routes!(metrics))
+            .routes(routes!(super::openapi::get_openapi)),
+    )
 }
 
 /// The process is up and serving.

@@ -1,8 +1,14 @@
 //! Bad input gets a clear error in the envelope of the surface it was sent to.
 
+use std::{fmt::Write as _, time::Duration};
+
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tiller_core::signing::nxlink::Algorithm;
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+};
 
 use crate::helpers::TestApp;
 
@@ -132,4 +138,45 @@ async fn bad_path_values_are_400s_in_the_envelope() {
             "{path}: {v}"
         );
     }
+}
+
+/// Sends `headers` and 2 bytes of a 100-byte body, then waits; the raw answer.
+async fn stalled(app: &TestApp, method: &str, path: &str, headers: &[(String, String)]) -> String {
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        let _ = write!(head, "{k}: {v}\r\n");
+    }
+    head.push_str("content-length: 100\r\n\r\n{\"");
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The timeout runs outside the surfaces' layers, yet its 503 is in the surface's envelope:
+/// the surface claimed the request before its body was awaited.
+#[tokio::test]
+async fn timed_out_requests_answer_in_the_surface_envelope() {
+    let app = TestApp::spawn_with(|cfg| cfg.server.request_timeout_secs = 1).await;
+    let t = app.tenant("Acme").await;
+    let nx_headers = app.nx_headers(&t, "{}", Algorithm::Md5);
+    let nx = stalled(&app, "GET", "/saas/openapi/tenant/info", &nx_headers).await;
+    assert!(nx.starts_with("HTTP/1.1 503"), "{nx}");
+    assert!(
+        nx.contains(r#""code":-1"#) && nx.contains("traceId"),
+        "{nx}"
+    );
+
+    let json = [("content-type".to_owned(), "application/json".to_owned())];
+    let cloud = stalled(&app, "POST", "/service/cloud/auth", &json).await;
+    assert!(cloud.starts_with("HTTP/1.1 503"), "{cloud}");
+    assert!(
+        cloud.contains(r#""status":"Service Unavailable""#),
+        "{cloud}"
+    );
+    assert!(cloud.contains("request_timeout_secs"), "{cloud}");
 }

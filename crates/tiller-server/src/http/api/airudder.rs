@@ -11,15 +11,22 @@ mod wire;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::state::AppState;
+use crate::{http::surface::Envelope, state::AppState};
 
+/// Two surfaces, one envelope each: the token family and the signed chat APIs (with the
+/// file links they hand out).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let cloud = OpenApiRouter::new()
         .merge(auth::routes())
+        .merge(company::cloud_routes());
+    let v1 = OpenApiRouter::new()
         .merge(company::routes())
         .merge(channel_messages::routes())
         .merge(messages::routes())
         .merge(sessions::routes())
         .merge(robots::routes())
-        .merge(files::routes())
+        .merge(files::routes());
+    Envelope::Cloud
+        .surface(cloud)
+        .merge(Envelope::V1.surface(v1))
 }

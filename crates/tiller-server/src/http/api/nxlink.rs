@@ -6,10 +6,12 @@ mod tenant;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::state::AppState;
+use crate::{http::surface::Envelope, state::AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(tenant::routes())
-        .merge(chat_records::routes())
+    Envelope::Nxlink.surface(
+        OpenApiRouter::new()
+            .merge(tenant::routes())
+            .merge(chat_records::routes()),
+    )
 }

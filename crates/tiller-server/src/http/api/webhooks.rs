@@ -7,10 +7,12 @@ mod events;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::state::AppState;
+use crate::{http::surface::Envelope, state::AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(endpoints::routes())
-        .merge(events::routes())
+    Envelope::V1.surface(
+        OpenApiRouter::new()
+            .merge(endpoints::routes())
+            .merge(events::routes()),
+    )
 }

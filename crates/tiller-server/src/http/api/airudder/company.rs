@@ -18,10 +18,14 @@ use crate::{
     state::AppState,
 };
 
+/// The signed route, on the /api/v1 surface.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_company_signed))
-        .routes(routes!(get_company_by_token))
+    OpenApiRouter::new().routes(routes!(get_company_signed))
+}
+
+/// The token route, on the /service/cloud surface.
+pub fn cloud_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_company_by_token))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

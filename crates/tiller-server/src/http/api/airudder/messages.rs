@@ -3,16 +3,15 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tiller_core::{
-    conversations::{AgentSender, CallId, MessageQuery, SortOrder, StoredMessage},
+    conversations::{CallId, MessageQuery, SortOrder, StoredMessage},
     messages::{listed, Message, ReplyShape},
     TenantId,
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::wire::{self, MessageDoc, UserIn};
+use super::wire::{self, AgentMessage, MessageDoc, SendMessageIn};
 use crate::{
     http::{
         auth::Signed,
@@ -31,30 +30,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mark_messages_read))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-/// `channel` (e.g. `WhatsApp`) is accepted and not needed: the session knows its channel.
-pub struct SendMessageIn {
-    #[serde(default)]
-    pub channel_id: Option<String>,
-    #[serde(default)]
-    pub user: Option<UserIn>,
-    #[serde(default)]
-    pub call_id: Option<String>,
-    /// `agent` or `agent_system`.
-    pub sender_type: String,
-    /// Exactly one: text (1–2096 characters), image, video, audio, file, location or interactive.
-    #[schema(value_type = Vec<Object>, max_items = 100)]
-    #[serde(deserialize_with = "params::messages")]
-    pub messages: Vec<Value>,
-    /// The agent's seat the message is stored with (Tiller's addition); the seat holding
-    /// the session when left out.
-    #[serde(default)]
-    pub seat_id: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SendMessageOut {
     pub msg_id: String,
+}
+
+impl From<StoredMessage> for SendMessageOut {
+    fn from(stored: StoredMessage) -> Self {
+        Self {
+            msg_id: stored.message.msg_id,
+        }
+    }
 }
 
 /// 发送普通消息 / Send regular message: one agent message into an open session.
@@ -75,57 +61,16 @@ async fn send_message(
     State(app): State<AppState>,
     req: Signed<SendMessageIn>,
 ) -> Result<V1<SendMessageOut>, ApiError> {
-    let body = req.body;
-    let sender = match body.sender_type.as_str() {
-        "agent" => AgentSender::Agent,
-        "agent_system" => AgentSender::AgentSystem,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "sender_type must be agent or agent_system, not {other:?}"
-            )))
-        }
-    };
-    let [item] = <[Value; 1]>::try_from(body.messages).map_err(|items| {
-        ApiError::bad_request(format!(
-            "messages must hold exactly one message, not {}",
-            items.len()
-        ))
-    })?;
-    let content = wire::content(item, 0)?;
-    let call_id = match (
-        body.call_id.as_deref(),
-        body.channel_id.as_deref(),
-        body.user.as_ref(),
-    ) {
-        (Some(id), _, _) if !id.is_empty() => wire::call_id(id)?,
-        (_, Some(channel_id), Some(user)) => {
-            app.conversations
-                .latest_session(req.tenant.id, channel_id, &user.id)
-                .await?
-                .call_id
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "give call_id, or channel_id and user.id",
-            ))
-        }
-    };
-    let stored = app
-        .conversations
-        .send(
-            &req.tenant,
-            &call_id,
-            sender,
-            content,
-            body.seat_id.as_deref(),
-        )
+    let msg = AgentMessage::try_from(req.body)?;
+    let conversations = &app.conversations;
+    let call_id = conversations
+        .resolve_session(req.tenant.id, &msg.session)
         .await?;
-    Ok(V1::ok(
-        &req.request_id,
-        SendMessageOut {
-            msg_id: stored.message.msg_id,
-        },
-    ))
+    let seat_id = msg.seat_id.as_deref();
+    let stored = conversations
+        .send(&req.tenant, &call_id, msg.sender, msg.content, seat_id)
+        .await?;
+    Ok(V1::ok(&req.request_id, stored.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

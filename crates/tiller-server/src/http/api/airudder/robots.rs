@@ -1,16 +1,14 @@
-//! Robots: upload a dialogue flow or an external robot, list them, read one, and the agent
-//! transfer result (转人工结果) that completes a robot's hand-off. Paths and fields are
-//! Tiller's design in the documented conventions (docs/compat.md).
+//! Robots: upload a dialogue flow or an external robot, list them, read one. Paths and
+//! fields are Tiller's design in the documented conventions (docs/compat.md).
 
 use axum::extract::State;
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tiller_core::robots::{Robot, TransferAnswer};
+use tiller_core::robots::Robot;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{wire, wire::SessionOut};
 use crate::{
     http::{
         auth::Signed,
@@ -25,7 +23,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_robot))
         .routes(routes!(list_robots))
         .routes(routes!(robot_detail))
-        .routes(routes!(transfer_result))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,54 +133,4 @@ async fn robot_detail(
 ) -> Result<V1<RobotOut>, ApiError> {
     let robot = app.robots.robot(req.tenant.id, &req.body.robot_id).await?;
     Ok(V1::ok(&req.request_id, RobotOut::of(robot, true)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TransferResultIn {
-    pub call_id: String,
-    /// `accepted`, `refused` or `timeout`.
-    pub result: String,
-    /// The agent taking over; required when `accepted`.
-    #[serde(default)]
-    pub seat_id: Option<String>,
-}
-
-/// 转人工结果 / Agent transfer result: accepted, the agent (`seat_id`) takes the session
-/// over (`conversation.take_over`); refused or timed out, the robot goes on as its flow
-/// says, or the session ends.
-#[utoipa::path(
-    post,
-    path = "/api/v1/session/transfer/result",
-    tag = "chat",
-    request_body = TransferResultIn,
-    security(("airudder_sign" = [])),
-    responses(
-        (status = 200, body = V1<SessionOut>),
-        (status = 400, body = V1Error),
-        (status = 404, body = V1Error),
-        (status = 409, description = "The session is not waiting for an agent", body = V1Error),
-    )
-)]
-async fn transfer_result(
-    State(app): State<AppState>,
-    req: Signed<TransferResultIn>,
-) -> Result<V1<SessionOut>, ApiError> {
-    let body = req.body;
-    let answer = match (body.result.as_str(), body.seat_id) {
-        ("accepted", Some(seat_id)) if !seat_id.is_empty() => TransferAnswer::Accepted { seat_id },
-        ("accepted", _) => return Err(ApiError::bad_request("an accepted transfer needs seat_id")),
-        ("refused", _) => TransferAnswer::Refused,
-        ("timeout", _) => TransferAnswer::Timeout,
-        (other, _) => {
-            return Err(ApiError::bad_request(format!(
-                "result must be accepted, refused or timeout, not {other:?}"
-            )))
-        }
-    };
-    let call_id = wire::call_id(&body.call_id)?;
-    let session = app
-        .robots
-        .transfer_result(&req.tenant, &call_id, &answer)
-        .await?;
-    Ok(V1::ok(&req.request_id, session.into()))
 }

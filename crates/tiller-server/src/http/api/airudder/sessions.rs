@@ -1,6 +1,7 @@
-//! Sessions: query conversation list (查询会话列表), end session (结束会话) and report after
-//! session ends (会话结束后上报). Paths and fields are Tiller's design in the documented
-//! conventions (docs/compat.md): the upstream pages are not public.
+//! Sessions: query conversation list (查询会话列表), end session (结束会话), report after
+//! session ends (会话结束后上报) and the agent transfer result (转人工结果) that completes a
+//! robot's hand-off. Paths and fields are Tiller's design in the documented conventions
+//! (docs/compat.md): the upstream pages are not public.
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -9,7 +10,7 @@ use tiller_core::conversations::{EndReason, SessionQuery, SessionState};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{wire, wire::SessionOut};
+use super::wire::{self, SessionOut, TransferResult, TransferResultIn};
 use crate::{
     http::{
         auth::Signed,
@@ -25,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_sessions))
         .routes(routes!(end_session))
         .routes(routes!(report_session))
+        .routes(routes!(transfer_result))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -173,6 +175,34 @@ async fn report_session(
     let session = app
         .conversations
         .report(req.tenant.id, &call_id, &Value::Object(req.body.report))
+        .await?;
+    Ok(V1::ok(&req.request_id, session.into()))
+}
+
+/// 转人工结果 / Agent transfer result: accepted, the agent (`seat_id`) takes the session
+/// over (`conversation.take_over`); refused or timed out, the robot goes on as its flow
+/// says, or the session ends.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/transfer/result",
+    tag = "chat",
+    request_body = TransferResultIn,
+    security(("airudder_sign" = [])),
+    responses(
+        (status = 200, body = V1<SessionOut>),
+        (status = 400, body = V1Error),
+        (status = 404, body = V1Error),
+        (status = 409, description = "The session is not waiting for an agent", body = V1Error),
+    )
+)]
+async fn transfer_result(
+    State(app): State<AppState>,
+    req: Signed<TransferResultIn>,
+) -> Result<V1<SessionOut>, ApiError> {
+    let result = TransferResult::try_from(req.body)?;
+    let session = app
+        .robots
+        .transfer_result(&req.tenant, &result.call_id, &result.answer)
         .await?;
     Ok(V1::ok(&req.request_id, session.into()))
 }

@@ -2,23 +2,20 @@
 //! the same stored messages the AIRUDDER APIs serve. Envelope (a): list fields at the top
 //! level, `message: null` on success.
 
-use std::collections::HashMap;
-
 use axum::{
     extract::{Query, State},
     Extension, Json,
 };
-use chrono::{NaiveDateTime, TimeZone as _, Utc};
 use serde::Serialize;
-use tiller_core::conversations::{CallId, ChatRecordQuery, SortOrder};
+use tiller_core::conversations::{ChatRecord, ChatRecordQuery};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::records_wire::{ChatRecordOut, TIME_FORMAT};
+use super::records_wire::{ChatRecordOut, ChatRecordsIn};
 use crate::{
     http::{
         auth::{NxSigned, NX_WHATSAPP_MT},
-        ApiError, ErrorKind,
+        ApiError,
     },
     state::AppState,
 };
@@ -28,9 +25,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_chat_records))
         .route_layer(Extension(NX_WHATSAPP_MT))
 }
-
-/// Largest `page_size` nxlink allows.
-pub const MAX_PAGE_SIZE: u32 = 100;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChatRecordsOut {
@@ -44,8 +38,22 @@ pub struct ChatRecordsOut {
     pub list: Vec<ChatRecordOut>,
 }
 
-fn param_error(code: i64, message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorKind::BadRequest, message).nx_code(code)
+impl ChatRecordsOut {
+    fn page(trace_id: String, q: &ChatRecordQuery, total: u64, records: &[ChatRecord]) -> Self {
+        let agent_account = q.seat_id.as_deref();
+        Self {
+            code: 0,
+            message: None,
+            trace_id,
+            total,
+            page_number: q.page,
+            page_size: q.page_size,
+            list: records
+                .iter()
+                .map(|r| ChatRecordOut::new(r, agent_account))
+                .collect(),
+        }
+    }
 }
 
 /// 通过API获取聊天记录 / Chat records (bizType 2, action mt).
@@ -72,100 +80,16 @@ fn param_error(code: i64, message: impl Into<String>) -> ApiError {
 )]
 async fn list_chat_records(
     State(app): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(params): Query<ChatRecordsIn>,
     req: NxSigned,
 ) -> Result<Json<ChatRecordsOut>, ApiError> {
-    let get = |name: &str| {
-        params
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    };
-    let tenant_id = get("tenant_id").ok_or_else(|| param_error(21058, "tenant_id is required"))?;
-    let appkey = get("appkey").ok_or_else(|| param_error(21059, "appkey is required"))?;
-    if tenant_id.parse::<i64>().ok() != Some(req.tenant.id.0) {
-        return Err(ApiError::unauthorized(
-            "Insufficient permissions: tenant_id is not this accessKey's tenant",
-        )
-        .nx_code(1005));
-    }
-    if !tiller_core::tenant::app_key_matches(&req.tenant.app_key, appkey) {
-        return Err(param_error(22016, "no application with this appkey"));
-    }
-    let number = |name: &str| -> Result<u32, ApiError> {
-        get(name)
-            .ok_or_else(|| param_error(22072, format!("{name} is required")))?
-            .parse::<u32>()
-            .map_err(|_| param_error(22072, format!("{name} must be a positive integer")))
-    };
-    let page_number = number("page_number")?;
-    let page_size = number("page_size")?;
-    if page_number == 0 {
-        return Err(param_error(22072, "page_number starts at 1"));
-    }
-    if page_size == 0 || page_size > MAX_PAGE_SIZE {
-        return Err(param_error(
-            22072,
-            format!("page_size must be between 1 and {MAX_PAGE_SIZE}"),
-        ));
-    }
-    let channels = match get("channel") {
-        None => Vec::new(),
-        Some("2") => vec!["whatsapp".to_owned()],
-        Some(other) => {
-            return Err(param_error(
-                22072,
-                format!("channel must be 2 (WhatsApp), not {other}"),
-            ))
-        }
-    };
-    let time = |name: &str| {
-        get(name)
-            .map(|raw| {
-                NaiveDateTime::parse_from_str(raw, TIME_FORMAT)
-                    .map(|t| Utc.from_utc_datetime(&t))
-                    .map_err(|_| param_error(22072, format!("{name} must be yyyy-MM-dd HH:mm:ss")))
-            })
-            .transpose()
-    };
-    let order = match get("order_by") {
-        None | Some("desc") => SortOrder::NewestFirst,
-        Some("asc") => SortOrder::OldestFirst,
-        Some(other) => {
-            return Err(param_error(
-                22072,
-                format!("order_by must be asc or desc, not {other}"),
-            ))
-        }
-    };
-    let call_id = get("saas_conversation_id")
-        .map(CallId::parse)
-        .transpose()
-        .map_err(|e| param_error(22072, format!("saas_conversation_id: {e}")))?;
-    let agent_account = get("agent_account");
-    let q = ChatRecordQuery {
-        channels,
-        channel_id: get("business_channel_id").map(str::to_owned),
-        user_id: get("customer_id").map(str::to_owned),
-        call_id,
-        seat_id: agent_account.map(str::to_owned),
-        from: time("start_time")?,
-        to: time("end_time")?,
-        order,
-        page: page_number,
-        page_size,
-    };
-    let (total, records) = app.store.chat_records(req.tenant.id, &q).await?;
-    Ok(Json(ChatRecordsOut {
-        code: 0,
-        message: None,
-        trace_id: req.request_id.0,
+    params.check_caller(&req.tenant)?;
+    let q = ChatRecordQuery::try_from(params)?;
+    let (total, records) = app.conversations.chat_records(req.tenant.id, &q).await?;
+    Ok(Json(ChatRecordsOut::page(
+        req.request_id.0,
+        &q,
         total,
-        page_number,
-        page_size,
-        list: records
-            .iter()
-            .map(|r| ChatRecordOut::new(r, agent_account))
-            .collect(),
-    }))
+        &records,
+    )))
 }

@@ -1,21 +1,146 @@
-//! A stored message as an nxlink chat record (`nxlink-api.md` §4.3). Items are sparse:
-//! fields that do not apply are left out, as in nxlink's own examples.
+//! The chat-records query string, checked into a [`ChatRecordQuery`] (`nxlink-api.md` §4.2),
+//! and a stored message as an nxlink chat record (§4.3). Items are sparse: fields that do
+//! not apply are left out, as in nxlink's own examples.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tiller_core::{
-    conversations::{record_seat, ChatRecord},
+    conversations::{record_seat, CallId, ChatRecord, ChatRecordQuery, SortOrder},
     files::media_mime_type,
     messages::{listed, Content, MessageStatus, ReplyShape, SenderType, Template},
+    tenant::{app_key_matches, Tenant},
 };
 use utoipa::ToSchema;
+
+use crate::http::{ApiError, ErrorKind};
 
 /// nxlink's channel code for WhatsApp, the only one it defines.
 pub const WHATSAPP: i64 = 2;
 
 /// `yyyy-MM-dd HH:mm:ss`, in UTC (docs/compat.md).
 pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// Largest `page_size` nxlink allows.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The query string as given, read as a map (a repeated parameter keeps its last value).
+/// Each parameter is checked in nxlink's order, the first failure answering with its
+/// code: the caller ([`ChatRecordsIn::check_caller`]), then paging and filters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct ChatRecordsIn(HashMap<String, String>);
+
+fn param_error(code: i64, message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::BadRequest, message).nx_code(code)
+}
+
+impl ChatRecordsIn {
+    /// A parameter; an empty value counts as left out.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `tenant_id` (21058) and `appkey` (21059) are required and must be the signer's
+    /// (1005, 22016).
+    pub fn check_caller(&self, tenant: &Tenant) -> Result<(), ApiError> {
+        let tenant_id = self
+            .get("tenant_id")
+            .ok_or_else(|| param_error(21058, "tenant_id is required"))?;
+        let appkey = self
+            .get("appkey")
+            .ok_or_else(|| param_error(21059, "appkey is required"))?;
+        if tenant_id.parse::<i64>().ok() != Some(tenant.id.0) {
+            return Err(ApiError::unauthorized(
+                "Insufficient permissions: tenant_id is not this accessKey's tenant",
+            )
+            .nx_code(1005));
+        }
+        if !app_key_matches(&tenant.app_key, appkey) {
+            return Err(param_error(22016, "no application with this appkey"));
+        }
+        Ok(())
+    }
+
+    fn number(&self, name: &str) -> Result<u32, ApiError> {
+        self.get(name)
+            .ok_or_else(|| param_error(22072, format!("{name} is required")))?
+            .parse::<u32>()
+            .map_err(|_| param_error(22072, format!("{name} must be a positive integer")))
+    }
+
+    fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+        self.get(name)
+            .map(|raw| {
+                NaiveDateTime::parse_from_str(raw, TIME_FORMAT)
+                    .map(|t| Utc.from_utc_datetime(&t))
+                    .map_err(|_| param_error(22072, format!("{name} must be yyyy-MM-dd HH:mm:ss")))
+            })
+            .transpose()
+    }
+}
+
+/// Paging and filters, every failure 22072.
+impl TryFrom<ChatRecordsIn> for ChatRecordQuery {
+    type Error = ApiError;
+
+    fn try_from(params: ChatRecordsIn) -> Result<Self, ApiError> {
+        let page = params.number("page_number")?;
+        let page_size = params.number("page_size")?;
+        if page == 0 {
+            return Err(param_error(22072, "page_number starts at 1"));
+        }
+        if page_size == 0 || page_size > MAX_PAGE_SIZE {
+            return Err(param_error(
+                22072,
+                format!("page_size must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let channels = match params.get("channel") {
+            None => Vec::new(),
+            Some("2") => vec!["whatsapp".to_owned()],
+            Some(other) => {
+                return Err(param_error(
+                    22072,
+                    format!("channel must be 2 (WhatsApp), not {other}"),
+                ))
+            }
+        };
+        let order = match params.get("order_by") {
+            None | Some("desc") => SortOrder::NewestFirst,
+            Some("asc") => SortOrder::OldestFirst,
+            Some(other) => {
+                return Err(param_error(
+                    22072,
+                    format!("order_by must be asc or desc, not {other}"),
+                ))
+            }
+        };
+        let call_id = params
+            .get("saas_conversation_id")
+            .map(CallId::parse)
+            .transpose()
+            .map_err(|e| param_error(22072, format!("saas_conversation_id: {e}")))?;
+        let owned = |name: &str| params.get(name).map(str::to_owned);
+        Ok(ChatRecordQuery {
+            channels,
+            channel_id: owned("business_channel_id"),
+            user_id: owned("customer_id"),
+            call_id,
+            seat_id: owned("agent_account"),
+            from: params.time("start_time")?,
+            to: params.time("end_time")?,
+            order,
+            page,
+            page_size,
+        })
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChatRecordOut {
@@ -208,4 +333,190 @@ fn template_of(t: &Template) -> Value {
         out.insert("components".into(), Value::Array(components));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use tiller_core::{secret::Secret, TenantId};
+
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> ChatRecordsIn {
+        ChatRecordsIn(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: TenantId(7),
+            name: "Acme".into(),
+            company: "acme".into(),
+            app_key: "key+1".into(),
+            app_secret_hash: String::new(),
+            sign_key: String::new(),
+            sign_secret: Secret::new(""),
+            access_key: String::new(),
+            access_secret: Secret::new(""),
+            created_at: Utc.timestamp_opt(0, 0).unwrap(),
+        }
+    }
+
+    /// The nxlink code and message of a refusal.
+    fn refusal<T: std::fmt::Debug>(r: Result<T, ApiError>) -> (i64, String) {
+        let e = r.expect_err("the parameters are refused");
+        (e.nx_code_given().expect("an nxlink code"), e.to_string())
+    }
+
+    #[test]
+    fn the_caller_must_name_its_own_tenant_and_app() {
+        let t = tenant();
+        assert!(params(&[("tenant_id", "7"), ("appkey", "key+1")])
+            .check_caller(&t)
+            .is_ok());
+        assert!(
+            params(&[("tenant_id", "7"), ("appkey", "key 1")])
+                .check_caller(&t)
+                .is_ok(),
+            "a + decoded as a space still matches"
+        );
+        for (given, code, message) in [
+            (
+                vec![("tenant_id", ""), ("appkey", "key+1")],
+                21058,
+                "tenant_id is required",
+            ),
+            (vec![("tenant_id", "7")], 21059, "appkey is required"),
+            (
+                vec![("tenant_id", "8"), ("appkey", "key+1")],
+                1005,
+                "Insufficient permissions: tenant_id is not this accessKey's tenant",
+            ),
+            (
+                vec![("tenant_id", "7"), ("appkey", "nope")],
+                22016,
+                "no application with this appkey",
+            ),
+            // Both missing: tenant_id is checked first.
+            (vec![], 21058, "tenant_id is required"),
+            // A wrong tenant and a wrong appkey: the tenant first.
+            (
+                vec![("tenant_id", "x"), ("appkey", "nope")],
+                1005,
+                "Insufficient permissions: tenant_id is not this accessKey's tenant",
+            ),
+        ] {
+            let got = refusal(params(&given).check_caller(&t));
+            assert_eq!(got, (code, message.to_owned()), "{given:?}");
+        }
+        let e = params(&[("tenant_id", "8"), ("appkey", "key+1")])
+            .check_caller(&t)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unauthorized);
+    }
+
+    #[test]
+    fn paging_and_filters_become_the_query() {
+        let q = ChatRecordQuery::try_from(params(&[
+            ("page_number", "2"),
+            ("page_size", "100"),
+            ("channel", "2"),
+            ("business_channel_id", "ch-1"),
+            ("customer_id", "u-1"),
+            ("saas_conversation_id", "c1"),
+            ("agent_account", "s1"),
+            ("start_time", "2025-01-02 03:04:05"),
+            ("end_time", ""),
+            ("order_by", "asc"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            q,
+            ChatRecordQuery {
+                channels: vec!["whatsapp".into()],
+                channel_id: Some("ch-1".into()),
+                user_id: Some("u-1".into()),
+                call_id: Some(CallId::parse("c1").unwrap()),
+                seat_id: Some("s1".into()),
+                from: Some(Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()),
+                to: None,
+                order: SortOrder::OldestFirst,
+                page: 2,
+                page_size: 100,
+            }
+        );
+        let q = ChatRecordQuery::try_from(params(&[("page_number", "1"), ("page_size", "1")]));
+        let q = q.unwrap();
+        assert!(q.channels.is_empty());
+        assert_eq!(q.order, SortOrder::NewestFirst);
+        assert_eq!((q.call_id, q.seat_id, q.from), (None, None, None));
+    }
+
+    #[test]
+    fn paging_and_filter_refusals_are_22072() {
+        let paged = [("page_number", "1"), ("page_size", "10")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = paged.to_vec();
+            all.extend_from_slice(extra);
+            ChatRecordQuery::try_from(params(&all))
+        };
+        let cases = [
+            (
+                ChatRecordQuery::try_from(params(&[("page_size", "10")])),
+                "page_number is required",
+            ),
+            (
+                ChatRecordQuery::try_from(params(&[("page_number", "-1"), ("page_size", "10")])),
+                "page_number must be a positive integer",
+            ),
+            (
+                ChatRecordQuery::try_from(params(&[("page_number", "0"), ("page_size", "10")])),
+                "page_number starts at 1",
+            ),
+            (
+                ChatRecordQuery::try_from(params(&[("page_number", "1"), ("page_size", "101")])),
+                "page_size must be between 1 and 100",
+            ),
+            (
+                ChatRecordQuery::try_from(params(&[("page_number", "1"), ("page_size", "0")])),
+                "page_size must be between 1 and 100",
+            ),
+            (
+                with(&[("channel", "3")]),
+                "channel must be 2 (WhatsApp), not 3",
+            ),
+            (
+                with(&[("order_by", "up")]),
+                "order_by must be asc or desc, not up",
+            ),
+            (
+                with(&[("saas_conversation_id", "a\u{7}b")]),
+                "saas_conversation_id: call_id must not contain control characters",
+            ),
+            (
+                with(&[("start_time", "2025-01-01")]),
+                "start_time must be yyyy-MM-dd HH:mm:ss",
+            ),
+            (
+                with(&[("end_time", "tomorrow")]),
+                "end_time must be yyyy-MM-dd HH:mm:ss",
+            ),
+            // The first failing parameter answers: channel before order_by before the times.
+            (
+                with(&[("channel", "3"), ("order_by", "up"), ("start_time", "x")]),
+                "channel must be 2 (WhatsApp), not 3",
+            ),
+            (
+                with(&[("saas_conversation_id", "a\u{7}b"), ("start_time", "x")]),
+                "saas_conversation_id: call_id must not contain control characters",
+            ),
+        ];
+        for (got, message) in cases {
+            assert_eq!(refusal(got), (22072, message.to_owned()));
+        }
+    }
 }
