@@ -7,7 +7,9 @@
 
 pub mod encryption;
 mod endpoint;
+mod endpoint_rules;
 mod event;
+mod outcome;
 pub mod schedule;
 mod service;
 pub mod signing;
@@ -16,9 +18,16 @@ pub use endpoint::{
     check_endpoint, Endpoint, EndpointError, EndpointHealth, EndpointPatch, EndpointTarget,
     NewEndpoint,
 };
+pub use endpoint_rules::{
+    plan_endpoint_update, plan_rotation, EndpointUpdate, RotationPlan, SecretLife,
+};
 pub use event::{
     AttemptRecord, ClaimedDelivery, DeliveryState, EventQuery, EventRecord, EventSummary,
     MessageStatusUpdate, NewEvent, OutboxStats, Outcome,
+};
+pub use outcome::{
+    plan_disable, plan_finish, replaced_statuses, DeliveryChange, DeliverySnapshot, Disable,
+    FailureRun, FinishPlan, MessageStatusChange,
 };
 pub use service::{
     AddressPolicy, EndpointChange, EndpointRequest, IssuedEndpoint, WebhookError, Webhooks,

@@ -34,12 +34,6 @@ impl SqliteRow for (i64, i64) {
     }
 }
 
-impl SqliteRow for (String, i64) {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok((r.get(0)?, r.get(1)?))
-    }
-}
-
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct TenantRow {
     pub id: i64,
@@ -101,8 +95,8 @@ pub(crate) use conversations::{
 };
 pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};
 pub(crate) use webhooks::{
-    claimed, disabled_event, disabled_reason, event_types_column, health, status_events, summaries,
-    with_secrets, AttemptRow, ClaimRow, DeliveryStateRow, EndpointRow, EventRow, FinishRow,
-    HealthRow, NewAttemptRow, NewEventRow, OutcomeChange, SecretRow, ATTEMPT_COLUMNS,
-    CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS,
+    claimed, event_types_column, health, summaries, with_secrets, AttemptRow, ClaimRow,
+    DeliveryStateRow, EndpointRow, EventRow, FinishRow, HealthRow, NewAttemptRow, NewEventRow,
+    SecretLifeRow, SecretRow, ATTEMPT_COLUMNS, CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS,
+    FINISH_COLUMNS,
 };

@@ -113,6 +113,17 @@ pub enum Outcome {
     Dead,
 }
 
+impl Outcome {
+    /// The attempt log's `outcome` and the metrics label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry { .. } => "retry",
+            Self::Dead => "dead",
+        }
+    }
+}
+
 /// One row of the attempt log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {

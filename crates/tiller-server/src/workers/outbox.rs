@@ -206,11 +206,7 @@ impl OutboxWorker {
             ),
         };
         let latency = (self.clock.now() - started).to_std().unwrap_or_default();
-        let outcome_name = match outcome {
-            Outcome::Delivered => "delivered",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Dead => "dead",
-        };
+        let outcome_name = outcome.label();
         self.metrics.observe_webhook_attempt(outcome_name, latency);
         let record = AttemptRecord {
             delivery_id: d.delivery_id,

@@ -19,8 +19,9 @@ use tiller_core::{
     ids::random_hex32,
     store::WebhookStore,
     webhooks::{
-        AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealth, EndpointPatch, EventQuery,
-        EventRecord, EventSummary, NewEndpoint, NewEvent, OutboxStats, Outcome,
+        plan_endpoint_update, plan_rotation, AttemptRecord, ClaimedDelivery, Endpoint,
+        EndpointHealth, EndpointPatch, EventQuery, EventRecord, EventSummary, NewEndpoint,
+        NewEvent, OutboxStats, Outcome, SecretLife,
     },
     Secret, StoreError, StoreResult, TenantId,
 };
@@ -28,7 +29,9 @@ use tiller_core::{
 use super::PgStore;
 use crate::{
     error::store_error,
-    rows::{event_types_column, with_secrets, EndpointRow, SecretRow, ENDPOINT_COLUMNS},
+    rows::{
+        event_types_column, with_secrets, EndpointRow, SecretLifeRow, SecretRow, ENDPOINT_COLUMNS,
+    },
 };
 
 pub(crate) use outbox::enqueue_events;
@@ -172,9 +175,8 @@ impl WebhookStore for PgStore {
         load_endpoints(&mut conn, Which::Tenant(t), None).await
     }
 
-    /// Enabling a disabled endpoint clears its failure run and the reason it was disabled;
-    /// re-enabling an enabled one changes neither, so saving a form cannot postpone an
-    /// automatic disable.
+    /// Locks and reads the endpoint, asks core for its new columns
+    /// ([`plan_endpoint_update`]) and writes them, in one transaction.
     async fn update_endpoint(
         &self,
         t: TenantId,
@@ -183,37 +185,39 @@ impl WebhookStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Endpoint> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let enabling = patch.enabled == Some(true);
-        let event_types = match &patch.event_types {
-            Some(types) => event_types_column(types.as_deref())?,
-            None => None,
-        };
-        // On the right of SET, columns hold their values from before the update.
-        let sql = "UPDATE webhook_endpoints SET url = COALESCE($1, url), \
-             event_types = CASE WHEN $2 THEN $3 ELSE event_types END, \
-             failing_since = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_since END, \
-             disabled_reason = CASE WHEN $4 AND NOT enabled THEN NULL ELSE disabled_reason END, \
-             enabled = COALESCE($5, enabled), updated_at = $6 \
-             WHERE tenant_id = $7 AND id = $8 RETURNING seq";
-        sqlx::query_scalar::<_, i64>(sql)
-            .bind(patch.url.as_deref())
-            .bind(patch.event_types.is_some())
-            .bind(event_types)
-            .bind(enabling)
-            .bind(patch.enabled)
-            .bind(to_millis(now))
+        // The lock leaves key-share locks alone, so enqueues to the endpoint do not wait.
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 \
+             FOR NO KEY UPDATE"
+        );
+        let row: EndpointRow = sqlx::query_as(&sql)
             .bind(t.0)
             .bind(id)
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
+        let plan = plan_endpoint_update(&row.into_endpoint(Vec::new())?, patch, now);
+        sqlx::query(
+            "UPDATE webhook_endpoints SET url = $1, event_types = $2, enabled = $3, \
+             failing_since = $4, disabled_reason = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(&plan.url)
+        .bind(event_types_column(plan.event_types.as_deref())?)
+        .bind(plan.enabled)
+        .bind(plan.failing_since.map(to_millis))
+        .bind(plan.disabled_reason.as_deref())
+        .bind(to_millis(plan.updated_at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
         let endpoint = load_endpoint(&mut tx, t, id, Some(now)).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(endpoint)
     }
 
-    /// A rotation never extends an older secret's life: one already due to expire before
-    /// `old_until` keeps its earlier expiry. Secrets expired at `now` are deleted.
+    /// Locks the endpoint, reads its secrets, asks core which expire or go
+    /// ([`plan_rotation`]), applies that and adds the new secret, in one transaction.
     async fn rotate_secret(
         &self,
         t: TenantId,
@@ -234,23 +238,36 @@ impl WebhookStore for PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-        sqlx::query(
-            "UPDATE webhook_secrets SET expires_at = CASE \
-             WHEN expires_at IS NULL OR expires_at > $1 THEN $1 ELSE expires_at END \
-             WHERE endpoint_id = $2 AND (expires_at IS NULL OR expires_at > $3)",
+        let secrets: Vec<SecretLifeRow> = sqlx::query_as(
+            "SELECT seq, expires_at FROM webhook_secrets WHERE endpoint_id = $1 ORDER BY seq",
         )
-        .bind(to_millis(old_until))
         .bind(id)
-        .bind(to_millis(now))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
-        sqlx::query("DELETE FROM webhook_secrets WHERE endpoint_id = $1 AND expires_at <= $2")
-            .bind(id)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        let secrets: Vec<SecretLife> = secrets.into_iter().map(Into::into).collect();
+        let plan = plan_rotation(&secrets, old_until, now);
+        if !plan.expire.is_empty() {
+            let mut qb = QueryBuilder::<Postgres>::new("UPDATE webhook_secrets SET expires_at = ");
+            qb.push_bind(to_millis(plan.expires_at))
+                .push(" WHERE seq IN (");
+            let mut list = qb.separated(", ");
+            for seq in &plan.expire {
+                list.push_bind(*seq);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await.map_err(store_error)?;
+        }
+        if !plan.delete.is_empty() {
+            let mut qb =
+                QueryBuilder::<Postgres>::new("DELETE FROM webhook_secrets WHERE seq IN (");
+            let mut list = qb.separated(", ");
+            for seq in &plan.delete {
+                list.push_bind(*seq);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await.map_err(store_error)?;
+        }
         insert_secret(&mut tx, id, secret, now).await?;
         let endpoint = load_endpoint(&mut tx, t, id, Some(now)).await?;
         tx.commit().await.map_err(store_error)?;

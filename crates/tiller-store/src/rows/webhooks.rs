@@ -4,15 +4,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::json;
 use tiller_core::{
     clock::{from_millis, to_millis},
-    conversations::message_status_event,
-    messages::MessageStatus,
     webhooks::{
-        event_types, AttemptRecord, ClaimedDelivery, DeliveryState, Endpoint, EndpointHealth,
-        EventRecord, EventSummary, MessageStatusUpdate, NewEvent, Outcome,
+        AttemptRecord, ClaimedDelivery, DeliverySnapshot, DeliveryState, Endpoint, EndpointHealth,
+        EventRecord, EventSummary, MessageStatusUpdate, NewEvent, SecretLife,
     },
     Secret, StoreError, StoreResult, TenantId,
 };
@@ -295,15 +291,21 @@ pub(crate) fn claimed(
         .collect()
 }
 
-/// The delivery an attempt reports on, with what its outcome needs.
+/// What an outcome is decided on: the delivery, its event's message hook and its
+/// endpoint's run of failures.
+pub(crate) const FINISH_COLUMNS: &str = "d.tenant_id, d.state, d.attempts, d.next_attempt_at, \
+     d.endpoint_id, ev.event_id, ev.on_outcome, e.failing_since";
+
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct FinishRow {
     pub tenant_id: i64,
     pub state: String,
     pub attempts: i64,
+    pub next_attempt_at: i64,
     pub endpoint_id: String,
     pub event_id: String,
     pub on_outcome: Option<String>,
+    pub failing_since: Option<i64>,
 }
 
 impl SqliteRow for FinishRow {
@@ -312,81 +314,54 @@ impl SqliteRow for FinishRow {
             tenant_id: r.get("tenant_id")?,
             state: r.get("state")?,
             attempts: r.get("attempts")?,
+            next_attempt_at: r.get("next_attempt_at")?,
             endpoint_id: r.get("endpoint_id")?,
             event_id: r.get("event_id")?,
             on_outcome: r.get("on_outcome")?,
+            failing_since: r.get("failing_since")?,
         })
     }
 }
 
-impl FinishRow {
-    /// Whether `attempt` is still the delivery's latest claim: no lease expiry has let
-    /// another worker claim it since, and no outcome has been applied.
-    pub fn is_current(&self, attempt: u32) -> bool {
-        self.state == DeliveryState::Pending.as_str() && self.attempts == i64::from(attempt)
-    }
+impl TryFrom<FinishRow> for DeliverySnapshot {
+    type Error = StoreError;
 
-    pub fn on_outcome(&self) -> StoreResult<Option<MessageStatusUpdate>> {
-        on_outcome(self.on_outcome.as_deref())
+    fn try_from(r: FinishRow) -> StoreResult<Self> {
+        Ok(DeliverySnapshot {
+            tenant: TenantId(r.tenant_id),
+            event_id: r.event_id,
+            endpoint_id: r.endpoint_id,
+            state: delivery_state(&r.state)?,
+            attempts: count(r.attempts)?,
+            next_attempt_at: from_millis(r.next_attempt_at),
+            on_outcome: on_outcome(r.on_outcome.as_deref())?,
+            failing_since: r.failing_since.map(from_millis),
+        })
     }
 }
 
-/// How an outcome changes its delivery, its endpoint and the event's messages.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OutcomeChange {
-    /// The attempt log's `outcome`.
-    pub label: &'static str,
-    pub state: &'static str,
-    /// For a retry.
-    pub next_attempt_at: Option<i64>,
-    /// Ends the endpoint's run of failures.
-    pub success: bool,
-    /// When the delivery ends: the messages' new status, and the statuses it replaces.
-    /// Delivered wins over dead, whatever order several endpoints finish in, and nothing
-    /// replaces `read`.
-    pub messages: Option<(MessageStatus, &'static [&'static str])>,
+/// A secret's key and expiry, for a rotation.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SecretLifeRow {
+    pub seq: i64,
+    pub expires_at: Option<i64>,
 }
 
-impl OutcomeChange {
-    pub fn of(outcome: &Outcome) -> Self {
-        let status = MessageStatusUpdate::status_for;
-        match outcome {
-            Outcome::Delivered => Self {
-                label: "delivered",
-                state: DeliveryState::Delivered.as_str(),
-                next_attempt_at: None,
-                success: true,
-                messages: Some((status(true), &["sent", "failed"])),
-            },
-            Outcome::Retry { at } => Self {
-                label: "retry",
-                state: DeliveryState::Pending.as_str(),
-                next_attempt_at: Some(to_millis(*at)),
-                success: false,
-                messages: None,
-            },
-            Outcome::Dead => Self {
-                label: "dead",
-                state: DeliveryState::Dead.as_str(),
-                next_attempt_at: None,
-                success: false,
-                messages: Some((status(false), &["sent"])),
-            },
+impl SqliteRow for SecretLifeRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: r.get("seq")?,
+            expires_at: r.get("expires_at")?,
+        })
+    }
+}
+
+impl From<SecretLifeRow> for SecretLife {
+    fn from(r: SecretLifeRow) -> Self {
+        SecretLife {
+            id: r.seq,
+            expires_at: r.expires_at.map(from_millis),
         }
-    }
-}
-
-/// The `message.status` event reporting `changed` messages' new status, when the update
-/// asks for one.
-pub(crate) fn status_events(
-    update: &MessageStatusUpdate,
-    status: MessageStatus,
-    changed: u64,
-    now: DateTime<Utc>,
-) -> Vec<NewEvent> {
-    match &update.notify {
-        Some(wrapper) if changed > 0 => vec![message_status_event(update, wrapper, status, now)],
-        _ => Vec::new(),
     }
 }
 
@@ -523,25 +498,6 @@ pub(crate) fn health(endpoints: Vec<Endpoint>, rows: Vec<HealthRow>) -> Vec<Endp
         .collect()
 }
 
-/// `disabled_reason` of an endpoint disabled automatically.
-pub(crate) fn disabled_reason(failing_since: DateTime<Utc>) -> String {
-    format!(
-        "failing since {}",
-        failing_since.to_rfc3339_opts(SecondsFormat::Secs, true)
-    )
-}
-
-/// `endpoint.disabled`, delivered to the tenant's other endpoints that want it.
-pub(crate) fn disabled_event(endpoint: &Endpoint, failing_since: DateTime<Utc>) -> NewEvent {
-    let payload = json!({
-        "event": event_types::ENDPOINT_DISABLED,
-        "endpoint_id": endpoint.id,
-        "url": endpoint.url,
-        "failing_since": failing_since.timestamp(),
-    });
-    NewEvent::new(event_types::ENDPOINT_DISABLED, None, payload)
-}
-
 fn delivery_state(raw: &str) -> StoreResult<DeliveryState> {
     DeliveryState::parse(raw).ok_or_else(|| corrupt(format!("delivery state {raw:?}")))
 }
@@ -549,39 +505,4 @@ fn delivery_state(raw: &str) -> StoreResult<DeliveryState> {
 /// An attempt count or number, stored as BIGINT.
 fn count(raw: i64) -> StoreResult<u32> {
     u32::try_from(raw).map_err(|_| corrupt(format!("attempt count {raw}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use tiller_core::{clock::from_millis, webhooks::Outcome};
-
-    use super::{disabled_reason, MessageStatus, OutcomeChange};
-
-    #[test]
-    fn outcomes_end_deliveries_and_set_message_statuses() {
-        let retry = OutcomeChange::of(&Outcome::Retry {
-            at: from_millis(5_000),
-        });
-        assert_eq!(
-            (retry.state, retry.next_attempt_at),
-            ("pending", Some(5_000))
-        );
-        assert!(retry.messages.is_none() && !retry.success);
-        let delivered = OutcomeChange::of(&Outcome::Delivered);
-        assert_eq!(
-            delivered.messages,
-            Some((MessageStatus::Delivery, &["sent", "failed"][..]))
-        );
-        let dead = OutcomeChange::of(&Outcome::Dead);
-        assert_eq!((dead.state, dead.label), ("dead", "dead"));
-        assert_eq!(dead.messages, Some((MessageStatus::Failed, &["sent"][..])));
-    }
-
-    #[test]
-    fn the_disabled_reason_names_the_start_of_the_failures() {
-        assert_eq!(
-            disabled_reason(from_millis(1_744_699_260_000)),
-            "failing since 2025-04-15T06:41:00Z"
-        );
-    }
 }

@@ -99,4 +99,9 @@ impl Query {
     pub(crate) fn all<T: SqliteRow>(&self, conn: &Connection) -> StoreResult<Vec<T>> {
         all(conn, &self.sql, params_from_iter(&self.values))
     }
+
+    /// Runs it; the number of rows it changed.
+    pub(crate) fn execute(&self, conn: &Connection) -> StoreResult<u64> {
+        execute(conn, &self.sql, params_from_iter(&self.values))
+    }
 }

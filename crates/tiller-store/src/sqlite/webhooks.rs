@@ -18,17 +18,20 @@ use tiller_core::{
     ids::random_hex32,
     store::WebhookStore,
     webhooks::{
-        AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealth, EndpointPatch, EventQuery,
-        EventRecord, EventSummary, NewEndpoint, NewEvent, OutboxStats, Outcome,
+        plan_endpoint_update, plan_rotation, AttemptRecord, ClaimedDelivery, Endpoint,
+        EndpointHealth, EndpointPatch, EventQuery, EventRecord, EventSummary, NewEndpoint,
+        NewEvent, OutboxStats, Outcome, SecretLife,
     },
     Secret, StoreError, StoreResult, TenantId,
 };
 
 use super::{
-    statements::{execute, one, Query},
+    statements::{all, execute, one, Query},
     SqliteStore,
 };
-use crate::rows::{event_types_column, with_secrets, EndpointRow, SecretRow, ENDPOINT_COLUMNS};
+use crate::rows::{
+    event_types_column, with_secrets, EndpointRow, SecretLifeRow, SecretRow, ENDPOINT_COLUMNS,
+};
 
 pub(crate) use outbox::enqueue_events;
 
@@ -159,9 +162,8 @@ impl WebhookStore for SqliteStore {
             .read(|c| load_endpoints(c, Which::Tenant(t), None))
     }
 
-    /// Enabling a disabled endpoint clears its failure run and the reason it was disabled;
-    /// re-enabling an enabled one changes neither, so saving a form cannot postpone an
-    /// automatic disable.
+    /// Reads the endpoint, asks core for its new columns ([`plan_endpoint_update`]) and
+    /// writes them, in one writer job.
     async fn update_endpoint(
         &self,
         t: TenantId,
@@ -172,31 +174,23 @@ impl WebhookStore for SqliteStore {
         let (id, patch) = (id.to_owned(), patch.clone());
         self.writer
             .run(move |tx| {
-                let enabling = patch.enabled == Some(true);
-                let event_types = match &patch.event_types {
-                    Some(types) => event_types_column(types.as_deref())?,
-                    None => None,
-                };
-                // On the right of SET, columns hold their values from before the update.
-                let sql = "UPDATE webhook_endpoints SET url = COALESCE(?, url), \
-                     event_types = CASE WHEN ? THEN ? ELSE event_types END, \
-                     failing_since = CASE WHEN ? AND NOT enabled THEN NULL ELSE failing_since END, \
-                     disabled_reason = CASE WHEN ? AND NOT enabled THEN NULL \
-                     ELSE disabled_reason END, \
-                     enabled = COALESCE(?, enabled), updated_at = ? \
-                     WHERE tenant_id = ? AND id = ? RETURNING seq";
-                let _: i64 = one(
+                let sql = format!(
+                    "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+                     WHERE tenant_id = ? AND id = ?"
+                );
+                let row: EndpointRow = one(tx, &sql, params![t.0, &id])?;
+                let plan = plan_endpoint_update(&row.into_endpoint(Vec::new())?, &patch, now);
+                execute(
                     tx,
-                    sql,
+                    "UPDATE webhook_endpoints SET url = ?, event_types = ?, enabled = ?, \
+                     failing_since = ?, disabled_reason = ?, updated_at = ? WHERE id = ?",
                     params![
-                        patch.url.as_deref(),
-                        patch.event_types.is_some(),
-                        event_types,
-                        enabling,
-                        enabling,
-                        patch.enabled,
-                        to_millis(now),
-                        t.0,
+                        &plan.url,
+                        event_types_column(plan.event_types.as_deref())?,
+                        plan.enabled,
+                        plan.failing_since.map(to_millis),
+                        plan.disabled_reason.as_deref(),
+                        to_millis(plan.updated_at),
                         &id,
                     ],
                 )?;
@@ -205,8 +199,8 @@ impl WebhookStore for SqliteStore {
             .await
     }
 
-    /// A rotation never extends an older secret's life: one already due to expire before
-    /// `old_until` keeps its earlier expiry. Secrets expired at `now` are deleted.
+    /// Reads the endpoint's secrets, asks core which expire or go ([`plan_rotation`]),
+    /// applies that and adds the new secret, in one writer job.
     async fn rotate_secret(
         &self,
         t: TenantId,
@@ -224,23 +218,27 @@ impl WebhookStore for SqliteStore {
                      RETURNING seq",
                     params![to_millis(now), t.0, &id],
                 )?;
-                execute(
+                let secrets: Vec<SecretLifeRow> = all(
                     tx,
-                    "UPDATE webhook_secrets SET expires_at = CASE \
-                     WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END \
-                     WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)",
-                    params![
-                        to_millis(old_until),
-                        to_millis(old_until),
-                        &id,
-                        to_millis(now)
-                    ],
+                    "SELECT seq, expires_at FROM webhook_secrets WHERE endpoint_id = ? \
+                     ORDER BY seq",
+                    params![&id],
                 )?;
-                execute(
-                    tx,
-                    "DELETE FROM webhook_secrets WHERE endpoint_id = ? AND expires_at <= ?",
-                    params![&id, to_millis(now)],
-                )?;
+                let secrets: Vec<SecretLife> = secrets.into_iter().map(Into::into).collect();
+                let plan = plan_rotation(&secrets, old_until, now);
+                if !plan.expire.is_empty() {
+                    let mut update = Query::new("UPDATE webhook_secrets SET expires_at = ");
+                    update
+                        .bind(to_millis(plan.expires_at))
+                        .push(" WHERE seq IN (");
+                    update.bind_list(plan.expire.iter().copied()).push(")");
+                    update.execute(tx)?;
+                }
+                if !plan.delete.is_empty() {
+                    let mut delete = Query::new("DELETE FROM webhook_secrets WHERE seq IN (");
+                    delete.bind_list(plan.delete.iter().copied()).push(")");
+                    delete.execute(tx)?;
+                }
                 insert_secret(tx, &id, &secret, now)?;
                 endpoint_at(tx, t, &id, now)
             })

@@ -4,11 +4,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use tiller_core::{
-    clock::{from_millis, to_millis},
-    messages::MessageStatus,
+    clock::to_millis,
     webhooks::{
-        AttemptRecord, ClaimedDelivery, Endpoint, EventRecord, MessageStatusUpdate, NewEvent,
-        Outcome,
+        plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot, Endpoint,
+        EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
     },
     StoreResult, TenantId,
 };
@@ -17,9 +16,8 @@ use super::{load_endpoints, Which};
 use crate::{
     error::store_error,
     rows::{
-        claimed, disabled_event, disabled_reason, status_events, ClaimRow, EndpointRow, EventRow,
-        FinishRow, NewAttemptRow, NewEventRow, OutcomeChange, CLAIM_RETURNING, ENDPOINT_COLUMNS,
-        EVENT_COLUMNS,
+        claimed, ClaimRow, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow,
+        CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS, FINISH_COLUMNS,
     },
 };
 
@@ -152,9 +150,11 @@ pub(super) async fn claim(
     claimed(claims, events, endpoints)
 }
 
-/// The log takes its tenant, event and endpoint from the delivery rather than from the
-/// caller's record, and its `outcome` from `outcome`. The delivery stays locked until the
-/// outcome is applied, so a claim cannot take it in between.
+/// Locks and reads the delivery's snapshot, asks core for the outcome's plan
+/// ([`plan_finish`]) and applies it. The delivery stays locked until the plan is applied, so
+/// a claim cannot take it in between; the endpoint is read, not locked, and its failure run
+/// is written only when it starts or ends: every attempt to an endpoint rewriting its row
+/// made them all queue on its row lock (and left a dead tuple each).
 pub(super) async fn finish(
     pool: &PgPool,
     attempt: &AttemptRecord,
@@ -162,88 +162,104 @@ pub(super) async fn finish(
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let mut tx = pool.begin().await.map_err(store_error)?;
-    let delivery: FinishRow = sqlx::query_as(
-        "SELECT d.tenant_id, d.state, d.attempts, d.endpoint_id, ev.event_id, ev.on_outcome \
-         FROM webhook_deliveries d JOIN webhook_events ev ON ev.seq = d.event_seq \
-         WHERE d.id = $1 FOR UPDATE OF d",
-    )
-    .bind(attempt.delivery_id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(store_error)?;
-    let change = OutcomeChange::of(outcome);
-    let new = NewAttemptRow::of(attempt);
+    let sql = format!(
+        "SELECT {FINISH_COLUMNS} FROM webhook_deliveries d \
+         JOIN webhook_events ev ON ev.seq = d.event_seq \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1 FOR UPDATE OF d"
+    );
+    let row: FinishRow = sqlx::query_as(&sql)
+        .bind(attempt.delivery_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    let plan = plan_finish(DeliverySnapshot::try_from(row)?, attempt, outcome);
+    apply_finish(&mut tx, &plan, now).await?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(plan.is_current())
+}
+
+async fn apply_finish(
+    conn: &mut PgConnection,
+    plan: &FinishPlan,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let log = &plan.log;
+    let new = NewAttemptRow::of(log);
     sqlx::query(
         "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, tenant_id, attempt, \
          started_at, status_code, latency_ms, response_excerpt, error, outcome) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(attempt.delivery_id)
-    .bind(&delivery.event_id)
-    .bind(&delivery.endpoint_id)
-    .bind(delivery.tenant_id)
+    .bind(log.delivery_id)
+    .bind(&log.event_id)
+    .bind(&log.endpoint_id)
+    .bind(plan.tenant.0)
     .bind(new.attempt)
     .bind(new.started_at)
     .bind(new.status_code)
     .bind(new.latency_ms)
-    .bind(&attempt.response_excerpt)
-    .bind(attempt.error.as_deref())
-    .bind(change.label)
-    .execute(&mut *tx)
+    .bind(&log.response_excerpt)
+    .bind(log.error.as_deref())
+    .bind(&log.outcome)
+    .execute(&mut *conn)
     .await
     .map_err(store_error)?;
-    let current = delivery.is_current(attempt.attempt);
-    if current {
+    if let Some(change) = plan.delivery {
         sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, \
-             next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL, \
+            "UPDATE webhook_deliveries SET state = $1, next_attempt_at = $2, lease_until = NULL, \
              updated_at = $3 WHERE id = $4",
         )
-        .bind(change.state)
-        .bind(change.next_attempt_at)
+        .bind(change.state.as_str())
+        .bind(to_millis(change.next_attempt_at))
         .bind(to_millis(now))
-        .bind(attempt.delivery_id)
-        .execute(&mut *tx)
+        .bind(log.delivery_id)
+        .execute(&mut *conn)
         .await
         .map_err(store_error)?;
-        // Written only when the failure run starts or ends: every attempt to an endpoint
-        // rewriting its row made them all queue on its row lock (and left a dead tuple each).
-        sqlx::query(
-            "UPDATE webhook_endpoints SET failing_since = CASE WHEN $1 THEN NULL ELSE $2 END \
-             WHERE id = $3 AND (failing_since IS NULL) <> $1",
-        )
-        .bind(change.success)
-        .bind(new.started_at)
-        .bind(&delivery.endpoint_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        if let (Some((status, replaces)), Some(update)) = (change.messages, delivery.on_outcome()?)
-        {
-            let t = TenantId(delivery.tenant_id);
-            let changed = set_message_status(&mut tx, t, &update, status, replaces, now).await?;
-            let events = status_events(&update, status, changed, now);
-            enqueue_events(&mut tx, t, &events, now).await?;
-        }
     }
-    tx.commit().await.map_err(store_error)?;
-    Ok(current)
+    // Each guard keeps a run another node started or ended since the snapshot.
+    let run = match plan.failure_run {
+        Some(FailureRun::Start(at)) => Some(
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing_since = $1 \
+                 WHERE id = $2 AND failing_since IS NULL",
+            )
+            .bind(to_millis(at))
+            .bind(&log.endpoint_id),
+        ),
+        Some(FailureRun::End) => Some(
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing_since = NULL \
+                 WHERE id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind(&log.endpoint_id),
+        ),
+        None => None,
+    };
+    if let Some(run) = run {
+        run.execute(&mut *conn).await.map_err(store_error)?;
+    }
+    if let Some(change) = &plan.messages {
+        let changed = set_message_status(&mut *conn, plan.tenant, change, now).await?;
+        enqueue_events(conn, plan.tenant, &change.callbacks(changed, now), now).await?;
+    }
+    Ok(())
 }
 
-/// Moves the event's messages that are in one of the `replaces` statuses to `status`.
+/// Moves the change's messages that are in one of its `replaces` statuses to its status;
+/// how many moved.
 async fn set_message_status(
     conn: &mut PgConnection,
     t: TenantId,
-    update: &MessageStatusUpdate,
-    status: MessageStatus,
-    replaces: &[&str],
+    change: &MessageStatusChange,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    if update.msg_ids.is_empty() {
+    let update = &change.update;
+    if update.msg_ids.is_empty() || change.replaces.is_empty() {
         return Ok(0);
     }
     let mut qb = QueryBuilder::<Postgres>::new("UPDATE messages SET status = ");
-    qb.push_bind(status.as_str())
+    qb.push_bind(change.status.as_str())
         .push(", updated_at = ")
         .push_bind(to_millis(now))
         .push(" WHERE tenant_id = ")
@@ -252,8 +268,8 @@ async fn set_message_status(
         .push_bind(update.call_id.as_str())
         .push(" AND status IN (");
     let mut list = qb.separated(", ");
-    for s in replaces {
-        list.push_bind(*s);
+    for s in change.replaces {
+        list.push_bind(s.as_str());
     }
     qb.push(") AND msg_id IN (");
     let mut list = qb.separated(", ");
@@ -265,6 +281,8 @@ async fn set_message_status(
     Ok(changed.rows_affected())
 }
 
+/// Locks and reads the enabled endpoints in a run of failures, asks core which to disable
+/// ([`plan_disable`]), disables them and enqueues their events.
 pub(super) async fn disable_failing(
     pool: &PgPool,
     cutoff: DateTime<Utc>,
@@ -273,36 +291,38 @@ pub(super) async fn disable_failing(
     let mut tx = pool.begin().await.map_err(store_error)?;
     // Another node disabling at the same time waits here, then finds them disabled. The lock
     // leaves key-share locks alone, so enqueues to these endpoints do not wait.
-    let failing: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT id, failing_since FROM webhook_endpoints WHERE enabled AND failing_since <= $1 \
-         ORDER BY seq FOR NO KEY UPDATE",
-    )
-    .bind(to_millis(cutoff))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store_error)?;
-    if failing.is_empty() {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+         WHERE enabled AND failing_since IS NOT NULL ORDER BY seq FOR NO KEY UPDATE"
+    );
+    let rows: Vec<EndpointRow> = sqlx::query_as(&sql)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    let failing = rows
+        .into_iter()
+        .map(|r| r.into_endpoint(Vec::new()))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let plan = plan_disable(&failing, cutoff);
+    if plan.is_empty() {
         return Ok(Vec::new());
     }
-    for (id, since) in &failing {
+    for d in &plan {
         sqlx::query(
             "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $1, \
              updated_at = $2 WHERE id = $3",
         )
-        .bind(disabled_reason(from_millis(*since)))
+        .bind(&d.reason)
         .bind(to_millis(now))
-        .bind(id)
+        .bind(&d.endpoint_id)
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
     }
-    let ids: Vec<String> = failing.into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<String> = plan.iter().map(|d| d.endpoint_id.clone()).collect();
     let disabled = load_endpoints(&mut tx, Which::Ids(&ids), Some(now)).await?;
-    // Written after the disabling, so the endpoint is not among its own event's subscribers.
-    for endpoint in &disabled {
-        let since = endpoint.failing_since.unwrap_or(now);
-        let event = disabled_event(endpoint, since);
-        enqueue_events(&mut tx, endpoint.tenant, &[event], now).await?;
+    for d in plan {
+        enqueue_events(&mut tx, d.tenant, &[d.event], now).await?;
     }
     tx.commit().await.map_err(store_error)?;
     Ok(disabled)

@@ -4,11 +4,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, types::Value, Connection};
 use tiller_core::{
-    clock::{from_millis, to_millis},
-    messages::MessageStatus,
+    clock::to_millis,
     webhooks::{
-        AttemptRecord, ClaimedDelivery, Endpoint, EventRecord, MessageStatusUpdate, NewEvent,
-        Outcome,
+        plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot, Endpoint,
+        EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
     },
     StoreResult, TenantId,
 };
@@ -16,9 +15,8 @@ use tiller_core::{
 use super::{load_endpoints, Which};
 use crate::{
     rows::{
-        claimed, disabled_event, disabled_reason, status_events, ClaimRow, EndpointRow, EventRow,
-        FinishRow, NewAttemptRow, NewEventRow, OutcomeChange, CLAIM_RETURNING, ENDPOINT_COLUMNS,
-        EVENT_COLUMNS,
+        claimed, ClaimRow, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow,
+        CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS, FINISH_COLUMNS,
     },
     sqlite::statements::{all, execute, one, placeholders},
 };
@@ -144,132 +142,148 @@ pub(super) fn claim(
     claimed(claims, events, endpoints)
 }
 
-/// The log takes its tenant, event and endpoint from the delivery rather than from the
-/// caller's record, and its `outcome` from `outcome`.
+/// Reads the delivery's snapshot, asks core for the outcome's plan ([`plan_finish`]) and
+/// applies it, in the caller's job on the writer thread.
 pub(super) fn finish(
     conn: &Connection,
     attempt: &AttemptRecord,
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let delivery: FinishRow = one(
-        conn,
-        "SELECT d.tenant_id, d.state, d.attempts, d.endpoint_id, ev.event_id, ev.on_outcome \
-         FROM webhook_deliveries d JOIN webhook_events ev ON ev.seq = d.event_seq \
-         WHERE d.id = ?",
-        params![attempt.delivery_id],
-    )?;
-    let change = OutcomeChange::of(outcome);
-    let new = NewAttemptRow::of(attempt);
+    let sql = format!(
+        "SELECT {FINISH_COLUMNS} FROM webhook_deliveries d \
+         JOIN webhook_events ev ON ev.seq = d.event_seq \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?"
+    );
+    let row: FinishRow = one(conn, &sql, params![attempt.delivery_id])?;
+    let plan = plan_finish(DeliverySnapshot::try_from(row)?, attempt, outcome);
+    apply_finish(conn, &plan, now)?;
+    Ok(plan.is_current())
+}
+
+fn apply_finish(conn: &Connection, plan: &FinishPlan, now: DateTime<Utc>) -> StoreResult<()> {
+    let log = &plan.log;
+    let new = NewAttemptRow::of(log);
     execute(
         conn,
         "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, tenant_id, attempt, \
          started_at, status_code, latency_ms, response_excerpt, error, outcome) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
-            attempt.delivery_id,
-            &delivery.event_id,
-            &delivery.endpoint_id,
-            delivery.tenant_id,
+            log.delivery_id,
+            &log.event_id,
+            &log.endpoint_id,
+            plan.tenant.0,
             new.attempt,
             new.started_at,
             new.status_code,
             new.latency_ms,
-            &attempt.response_excerpt,
-            attempt.error.as_deref(),
-            change.label,
+            &log.response_excerpt,
+            log.error.as_deref(),
+            &log.outcome,
         ],
     )?;
-    let current = delivery.is_current(attempt.attempt);
-    if current {
+    if let Some(change) = plan.delivery {
         execute(
             conn,
-            "UPDATE webhook_deliveries SET state = ?, \
-             next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, updated_at = ? \
-             WHERE id = ?",
+            "UPDATE webhook_deliveries SET state = ?, next_attempt_at = ?, lease_until = NULL, \
+             updated_at = ? WHERE id = ?",
             params![
-                change.state,
-                change.next_attempt_at,
+                change.state.as_str(),
+                to_millis(change.next_attempt_at),
                 to_millis(now),
-                attempt.delivery_id
+                log.delivery_id
             ],
         )?;
-        // Written only when the failure run starts or ends, not on every attempt.
-        execute(
-            conn,
-            "UPDATE webhook_endpoints SET failing_since = CASE WHEN ?1 THEN NULL ELSE ?2 END \
-             WHERE id = ?3 AND (failing_since IS NULL) <> ?1",
-            params![change.success, new.started_at, &delivery.endpoint_id],
-        )?;
-        if let (Some((status, replaces)), Some(update)) = (change.messages, delivery.on_outcome()?)
-        {
-            let t = TenantId(delivery.tenant_id);
-            let changed = set_message_status(conn, t, &update, status, replaces, now)?;
-            let events = status_events(&update, status, changed, now);
-            enqueue_events(conn, t, &events, now)?;
-        }
     }
-    Ok(current)
+    match plan.failure_run {
+        Some(FailureRun::Start(at)) => execute(
+            conn,
+            "UPDATE webhook_endpoints SET failing_since = ? \
+             WHERE id = ? AND failing_since IS NULL",
+            params![to_millis(at), &log.endpoint_id],
+        )?,
+        Some(FailureRun::End) => execute(
+            conn,
+            "UPDATE webhook_endpoints SET failing_since = NULL \
+             WHERE id = ? AND failing_since IS NOT NULL",
+            params![&log.endpoint_id],
+        )?,
+        None => 0,
+    };
+    if let Some(change) = &plan.messages {
+        let changed = set_message_status(conn, plan.tenant, change, now)?;
+        enqueue_events(conn, plan.tenant, &change.callbacks(changed, now), now)?;
+    }
+    Ok(())
 }
 
-/// Moves the event's messages that are in one of the `replaces` statuses to `status`.
+/// Moves the change's messages that are in one of its `replaces` statuses to its status;
+/// how many moved.
 fn set_message_status(
     conn: &Connection,
     t: TenantId,
-    update: &MessageStatusUpdate,
-    status: MessageStatus,
-    replaces: &[&str],
+    change: &MessageStatusChange,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    if update.msg_ids.is_empty() {
+    let update = &change.update;
+    if update.msg_ids.is_empty() || change.replaces.is_empty() {
         return Ok(0);
     }
     let sql = format!(
         "UPDATE messages SET status = ?, updated_at = ? WHERE tenant_id = ? AND call_id = ? \
          AND status IN ({}) AND msg_id IN ({})",
-        placeholders(replaces.len()),
+        placeholders(change.replaces.len()),
         placeholders(update.msg_ids.len())
     );
     let mut values = vec![
-        Value::from(status.as_str().to_owned()),
+        Value::from(change.status.as_str().to_owned()),
         Value::from(to_millis(now)),
         Value::from(t.0),
         Value::from(update.call_id.as_str().to_owned()),
     ];
-    values.extend(replaces.iter().map(|s| Value::from((*s).to_owned())));
+    values.extend(
+        change
+            .replaces
+            .iter()
+            .map(|s| Value::from(s.as_str().to_owned())),
+    );
     values.extend(update.msg_ids.iter().cloned().map(Value::from));
     execute(conn, &sql, params_from_iter(values))
 }
 
+/// Reads the enabled endpoints in a run of failures, asks core which to disable
+/// ([`plan_disable`]), disables them and enqueues their events.
 pub(super) fn disable_failing(
     conn: &Connection,
     cutoff: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Endpoint>> {
-    let failing: Vec<(String, i64)> = all(
-        conn,
-        "SELECT id, failing_since FROM webhook_endpoints WHERE enabled AND failing_since <= ? \
-         ORDER BY seq",
-        params![to_millis(cutoff)],
-    )?;
-    if failing.is_empty() {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+         WHERE enabled AND failing_since IS NOT NULL ORDER BY seq"
+    );
+    let rows: Vec<EndpointRow> = all(conn, &sql, params![])?;
+    let failing = rows
+        .into_iter()
+        .map(|r| r.into_endpoint(Vec::new()))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let plan = plan_disable(&failing, cutoff);
+    if plan.is_empty() {
         return Ok(Vec::new());
     }
-    for (id, since) in &failing {
+    for d in &plan {
         execute(
             conn,
             "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = ?, updated_at = ? \
              WHERE id = ?",
-            params![disabled_reason(from_millis(*since)), to_millis(now), id],
+            params![&d.reason, to_millis(now), &d.endpoint_id],
         )?;
     }
-    let ids: Vec<String> = failing.into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<String> = plan.iter().map(|d| d.endpoint_id.clone()).collect();
     let disabled = load_endpoints(conn, Which::Ids(&ids), Some(now))?;
-    // Written after the disabling, so the endpoint is not among its own event's subscribers.
-    for endpoint in &disabled {
-        let since = endpoint.failing_since.unwrap_or(now);
-        let event = disabled_event(endpoint, since);
-        enqueue_events(conn, endpoint.tenant, &[event], now)?;
+    for d in plan {
+        enqueue_events(conn, d.tenant, &[d.event], now)?;
     }
     Ok(disabled)
 }
