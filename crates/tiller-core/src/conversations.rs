@@ -26,8 +26,8 @@ pub use rules::{
 };
 pub use seats::{close_seats, record_seat, sending_seat};
 pub use service::{
-    validate_agent_content, AgentSender, ConversationError, Conversations, SessionRef,
-    UserMessage, MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
+    validate_agent_content, AgentSender, ConversationError, Conversations, SessionRef, UserMessage,
+    MAX_INBOUND_MESSAGES, MAX_TEXT_CHARS, RECENT_WINDOW,
 };
 pub use session::{
     ChatUser, EndReason, Inbound, NewSession, Session, SessionChange, SessionState, StoredMessage,

@@ -90,8 +90,8 @@ mod robots;
 mod webhooks;
 
 pub(crate) use conversations::{
-    millis_or, retried_in, session_state, ChatRecordRow, FactsRow, MessageRow, NewMessageRow,
-    SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
+    millis_or, retried_in, session_state, ChangedRow, ChatRecordRow, FactsRow, MessageRow,
+    NewMessageRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
 };
 pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};
 pub(crate) use webhooks::{

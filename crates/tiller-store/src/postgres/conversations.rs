@@ -21,8 +21,9 @@ use super::{chat_records, webhooks::enqueue_events, PgStore};
 use crate::{
     error::store_error,
     rows::{
-        millis_or, retried_in, robot_key, session_state, FactsRow, MessageRow, NewMessageRow,
-        SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
+        millis_or, retried_in, robot_key, session_state, ChangedRow, FactsRow, MessageRow,
+        NewMessageRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS,
+        SESSION_COLUMNS,
     },
 };
 
@@ -270,25 +271,6 @@ async fn note_user_messages(
     row.try_into()
 }
 
-/// Whether user messages wait after `answered_seq`.
-async fn user_messages_wait(
-    conn: &mut PgConnection,
-    t: TenantId,
-    call_id: &CallId,
-    answered_seq: i64,
-) -> StoreResult<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND call_id = $2 \
-         AND seq > $3 AND sender_type = 'user')",
-    )
-    .bind(t.0)
-    .bind(call_id.as_str())
-    .bind(answered_seq)
-    .fetch_one(conn)
-    .await
-    .map_err(store_error)
-}
-
 #[async_trait::async_trait]
 impl ConversationStore for PgStore {
     async fn record_inbound(
@@ -507,9 +489,9 @@ impl ConversationStore for PgStore {
              robot_state = COALESCE($5, robot_state), answered_seq = COALESCE($6, answered_seq), \
              updated_at = $3, state_version = state_version + 1{release} \
              WHERE tenant_id = $8 AND call_id = $9 AND state_version = $10{leased} \
-             RETURNING {FACTS_COLUMNS}"
+             RETURNING {CHANGED_COLUMNS}"
         );
-        let facts: Option<FactsRow> = sqlx::query_as(&sql)
+        let changed: Option<ChangedRow> = sqlx::query_as(&sql)
             .bind(change.state.as_str())
             .bind(change.end_reason.map(EndReason::as_str))
             .bind(to_millis(now))
@@ -524,25 +506,27 @@ impl ConversationStore for PgStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
-        let Some(facts) = facts else {
+        let Some(changed) = changed else {
             session_row(&mut tx, t, call_id, false)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             return Ok(None);
         };
-        let facts = SessionFacts::try_from(facts)?;
+        let facts = SessionFacts::try_from(changed.facts)?;
         for m in &change.messages {
             insert_new_message(&mut tx, t, call_id, m, now).await?;
         }
         enqueue_events(&mut tx, t, &change.events, now).await?;
-        // User messages may have arrived meanwhile: core says whether a turn is due again.
-        let waiting = user_messages_wait(&mut tx, t, call_id, facts.answered_seq).await?;
         let sql = format!(
             "UPDATE sessions SET turn_due = $1 WHERE tenant_id = $2 AND call_id = $3 \
              RETURNING {SESSION_COLUMNS}"
         );
         let row: SessionRow = sqlx::query_as(&sql)
-            .bind(facts.turn_due(waiting, now).map(to_millis))
+            .bind(
+                facts
+                    .turn_due(changed.user_messages_wait, now)
+                    .map(to_millis),
+            )
             .bind(t.0)
             .bind(call_id.as_str())
             .fetch_one(&mut *tx)

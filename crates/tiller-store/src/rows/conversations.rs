@@ -109,6 +109,31 @@ impl TryFrom<FactsRow> for SessionFacts {
     }
 }
 
+/// [`FACTS_COLUMNS`] after a change, with whether user messages wait after the (new)
+/// `answered_seq`: what core needs to say whether a turn is due again, in the statement
+/// that applies the change.
+pub(crate) const CHANGED_COLUMNS: &str = "sessions.state, \
+     sessions.robot_id IS NOT NULL AS has_robot, sessions.turn_due, sessions.answered_seq, \
+     EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = sessions.tenant_id \
+       AND m.call_id = sessions.call_id AND m.seq > sessions.answered_seq \
+       AND m.sender_type = 'user') AS user_messages_wait";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ChangedRow {
+    #[sqlx(flatten)]
+    pub facts: FactsRow,
+    pub user_messages_wait: bool,
+}
+
+impl SqliteRow for ChangedRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            facts: FactsRow::read(r)?,
+            user_messages_wait: r.get("user_messages_wait")?,
+        })
+    }
+}
+
 pub(crate) fn session_state(raw: &str) -> StoreResult<SessionState> {
     SessionState::parse(raw).ok_or_else(|| corrupt(format!("session state {raw:?}")))
 }

@@ -23,8 +23,8 @@ use super::{
     SqliteStore,
 };
 use crate::rows::{
-    millis_or, retried_in, robot_key, session_state, FactsRow, MessageRow, NewMessageRow,
-    SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
+    millis_or, retried_in, robot_key, session_state, ChangedRow, FactsRow, MessageRow,
+    NewMessageRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
 };
 
 fn session_row(
@@ -247,22 +247,6 @@ fn note_user_messages(
     row.try_into()
 }
 
-/// Whether user messages wait after `answered_seq`.
-fn user_messages_wait(
-    conn: &Connection,
-    t: TenantId,
-    call_id: &CallId,
-    answered_seq: i64,
-) -> StoreResult<bool> {
-    let found: Option<i64> = optional(
-        conn,
-        "SELECT 1 FROM messages WHERE tenant_id = ? AND call_id = ? AND seq > ? \
-         AND sender_type = 'user' LIMIT 1",
-        params![t.0, call_id.as_str(), answered_seq],
-    )?;
-    Ok(found.is_some())
-}
-
 /// `record_inbound` on the writer thread: core decides the opening and where the new
 /// messages go; this writes what it decided.
 fn record(
@@ -327,9 +311,9 @@ fn apply_change(
          robot_state = COALESCE(?5, robot_state), answered_seq = COALESCE(?6, answered_seq), \
          updated_at = ?3, state_version = state_version + 1{release} \
          WHERE tenant_id = ?8 AND call_id = ?9 AND state_version = ?10{leased} \
-         RETURNING {FACTS_COLUMNS}"
+         RETURNING {CHANGED_COLUMNS}"
     );
-    let facts: Option<FactsRow> = optional(
+    let changed: Option<ChangedRow> = optional(
         conn,
         &sql,
         params![
@@ -346,21 +330,22 @@ fn apply_change(
             change.ended_at(now).map(to_millis),
         ],
     )?;
-    let Some(facts) = facts else {
+    let Some(changed) = changed else {
         state_of(conn, t, call_id)?;
         return Ok(None);
     };
-    let facts = SessionFacts::try_from(facts)?;
+    let facts = SessionFacts::try_from(changed.facts)?;
     for m in &change.messages {
         insert_new_message(conn, t, call_id, m, now)?;
     }
     enqueue_events(conn, t, &change.events, now)?;
-    let waiting = user_messages_wait(conn, t, call_id, facts.answered_seq)?;
     let sql = format!(
         "UPDATE sessions SET turn_due = ? WHERE tenant_id = ? AND call_id = ? \
          RETURNING {SESSION_COLUMNS}"
     );
-    let due = facts.turn_due(waiting, now).map(to_millis);
+    let due = facts
+        .turn_due(changed.user_messages_wait, now)
+        .map(to_millis);
     let row: SessionRow = one(conn, &sql, params![due, t.0, call_id.as_str()])?;
     row.try_into().map(Some)
 }
