@@ -105,7 +105,7 @@ impl App {
             clock.clone(),
             cfg.clone(),
             metrics.clone(),
-        ));
+        )?);
         let state = AppState {
             store,
             clock,

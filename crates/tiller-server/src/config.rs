@@ -236,8 +236,7 @@ impl Config {
         if !(0.0..1.0).contains(&self.webhooks.jitter) {
             bail!("webhooks.jitter must be in [0, 1)");
         }
-        humantime::parse_duration(&self.webhooks.disable_after)
-            .context("webhooks.disable_after")?;
+        self.disable_after().context("webhooks.disable_after")?;
         humantime::parse_duration(&self.webhooks.secret_rotation_grace)
             .context("webhooks.secret_rotation_grace")?;
         if self.webhooks.concurrency == 0 || self.webhooks.timeout_secs == 0 {
@@ -299,9 +298,14 @@ impl Config {
         })
     }
 
+    /// `robots.session_timeout`; workers parse it once, when they are built.
     pub fn session_timeout(&self) -> anyhow::Result<chrono::Duration> {
-        let d = humantime::parse_duration(&self.robots.session_timeout)?;
-        Ok(chrono::Duration::from_std(d)?)
+        humantime_duration(&self.robots.session_timeout)
+    }
+
+    /// `webhooks.disable_after`; workers parse it once, when they are built.
+    pub fn disable_after(&self) -> anyhow::Result<chrono::Duration> {
+        humantime_duration(&self.webhooks.disable_after)
     }
 
     /// The webhook management service, with this configuration's rotation grace.
@@ -311,13 +315,13 @@ impl Config {
         clock: tiller_core::SharedClock,
         guard: crate::outbound::AddressGuard,
     ) -> anyhow::Result<tiller_core::webhooks::Webhooks> {
-        let grace = humantime::parse_duration(&self.webhooks.secret_rotation_grace)
+        let grace = humantime_duration(&self.webhooks.secret_rotation_grace)
             .context("webhooks.secret_rotation_grace")?;
         Ok(tiller_core::webhooks::Webhooks::new(
             store,
             clock,
             std::sync::Arc::new(guard),
-            chrono::Duration::from_std(grace).context("webhooks.secret_rotation_grace")?,
+            grace,
         ))
     }
 
@@ -326,6 +330,10 @@ impl Config {
             i64::try_from(self.auth.token_ttl_secs).unwrap_or(i64::MAX / 1000),
         )
     }
+}
+
+fn humantime_duration(raw: &str) -> anyhow::Result<chrono::Duration> {
+    Ok(chrono::Duration::from_std(humantime::parse_duration(raw)?)?)
 }
 
 fn redact_url_password(raw: &str) -> String {

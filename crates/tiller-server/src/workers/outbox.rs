@@ -36,8 +36,9 @@ pub struct OutboxWorker {
     clock: SharedClock,
     client: OutboundClient,
     cfg: Arc<Config>,
-    /// Parsed once from `cfg`.
+    /// Parsed once from `cfg`, so an attempt or a pass never parses configuration.
     policies: RetryPolicies,
+    disable_after: Duration,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
 }
@@ -56,6 +57,7 @@ impl OutboxWorker {
             clock,
             client,
             policies: cfg.retry_policies()?,
+            disable_after: cfg.disable_after()?,
             cfg,
             metrics,
             wake,
@@ -86,11 +88,10 @@ impl OutboxWorker {
 
     /// Disables the endpoints that have failed for longer than `webhooks.disable_after`.
     pub async fn disable_failing_endpoints(&self) -> anyhow::Result<usize> {
-        let after = humantime::parse_duration(&self.cfg.webhooks.disable_after)?;
         let now = self.clock.now();
         let disabled = self
             .store
-            .disable_failing_endpoints(now - Duration::from_std(after)?, now)
+            .disable_failing_endpoints(now - self.disable_after, now)
             .await?;
         for e in &disabled {
             tracing::warn!(endpoint_id = %e.id, tenant = e.tenant.0, url = %e.url, "webhook endpoint disabled after failing continuously");

@@ -27,6 +27,8 @@ pub struct RobotWorker {
     conversations: Conversations,
     clock: SharedClock,
     cfg: Arc<Config>,
+    /// `robots.session_timeout`, parsed once.
+    session_timeout: chrono::Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -37,14 +39,15 @@ impl RobotWorker {
         clock: SharedClock,
         cfg: Arc<Config>,
         metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             engine,
             conversations,
             clock,
+            session_timeout: cfg.session_timeout()?,
             cfg,
             metrics,
-        }
+        })
     }
 
     /// Runs due turns until none is left; returns how many ran. Tests drive turns with this
@@ -78,7 +81,7 @@ impl RobotWorker {
 
     /// Ends every session idle past the timeout; returns how many it ended.
     pub async fn expire_idle(&self) -> anyhow::Result<usize> {
-        let timeout = self.cfg.session_timeout()?;
+        let timeout = self.session_timeout;
         let mut total = 0;
         loop {
             let n = self
