@@ -27,18 +27,14 @@ use crate::{
     },
 };
 
-/// The session; with `lock`, its row is locked until the transaction ends, so concurrent
-/// writers to one session take turns.
+/// The session as stored.
 async fn session_row(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
-    lock: bool,
 ) -> StoreResult<Option<SessionRow>> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    let sql = format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND call_id = $2{lock}"
-    );
+    let sql =
+        format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND call_id = $2");
     sqlx::query_as(&sql)
         .bind(t.0)
         .bind(call_id.as_str())
@@ -333,7 +329,7 @@ impl ConversationStore for PgStore {
 
     async fn session(&self, t: TenantId, call_id: &CallId) -> StoreResult<Session> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        session_row(&mut conn, t, call_id, false)
+        session_row(&mut conn, t, call_id)
             .await?
             .ok_or(StoreError::NotFound)?
             .try_into()
@@ -435,7 +431,7 @@ impl ConversationStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        session_row(&mut tx, t, call_id, false)
+        session_row(&mut tx, t, call_id)
             .await?
             .ok_or(StoreError::NotFound)?;
         if msg_ids.is_some_and(<[String]>::is_empty) {
@@ -507,7 +503,7 @@ impl ConversationStore for PgStore {
             .await
             .map_err(store_error)?;
         let Some(changed) = changed else {
-            session_row(&mut tx, t, call_id, false)
+            session_row(&mut tx, t, call_id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             return Ok(None);
