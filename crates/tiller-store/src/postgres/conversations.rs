@@ -244,7 +244,7 @@ async fn open_session(
 }
 
 /// Applies core's plan for new user messages; returns the session as it now is.
-async fn note_user_messages(
+async fn apply_user_messages_plan(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
@@ -299,7 +299,7 @@ impl ConversationStore for PgStore {
             stored.push(row.try_into()?);
         }
         let plan = plan_user_messages(&facts, newest, now);
-        let session = note_user_messages(&mut tx, t, call_id, &plan, now).await?;
+        let session = apply_user_messages_plan(&mut tx, t, call_id, &plan, now).await?;
         enqueue_events(&mut tx, t, &plan.events(company, &session, &new), now).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(Inbound {

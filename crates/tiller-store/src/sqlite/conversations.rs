@@ -222,7 +222,7 @@ fn open_session(
 }
 
 /// Applies core's plan for new user messages; returns the session as it now is.
-fn note_user_messages(
+fn apply_user_messages_plan(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
@@ -278,7 +278,7 @@ fn record(
         stored.push(message);
     }
     let plan = plan_user_messages(&facts, newest, now);
-    let session = note_user_messages(conn, t, call_id, &plan, now)?;
+    let session = apply_user_messages_plan(conn, t, call_id, &plan, now)?;
     enqueue_events(conn, t, &plan.events(company, &session, &new), now)?;
     Ok(Inbound {
         session,
