@@ -23,6 +23,7 @@ on_every_backend!(robots_and_defaults, robots_story);
 on_every_backend!(one_turn_at_a_time, turn_lease_story);
 on_every_backend!(agent_side_messages_are_forwarded, forward_story);
 on_every_backend!(idle_sessions_are_found, idle_story);
+on_every_backend!(messages_during_a_turn_keep_it_due, due_again_story);
 
 fn robot(name: &str, is_default: bool) -> NewRobot {
     NewRobot {
@@ -373,4 +374,61 @@ async fn idle_story(store: DynStore) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A user message that arrives while a turn runs is not answered by it: the turn's change
+/// leaves the session due, from the time it first became due, for the next claim.
+async fn due_again_story(store: DynStore) {
+    let clock = ManualClock::new();
+    let a = Scope::new(&store, "A", &clock).await;
+    store
+        .create_robot(a.id, &robot("bot", true), a.now())
+        .await
+        .unwrap();
+    let c1 = call("c1");
+    let first = a.inbound("c1", &["m1"]).await;
+    let due = first.session.turn_due.expect("the robot's turn is due");
+    let lease_until = a.now() + Duration::seconds(30);
+    let held = store
+        .claim_turn(a.id, &c1, "node-a", a.now(), lease_until)
+        .await
+        .unwrap()
+        .unwrap();
+    clock.advance(Duration::seconds(1));
+    let during = a.inbound("c1", &["m2"]).await;
+    assert_eq!(
+        during.session.turn_due,
+        Some(due),
+        "still due from the first message"
+    );
+
+    let answered_m1 = turn(
+        &held,
+        Some("node-a"),
+        SessionState::Bot,
+        Some(first.messages[0].seq),
+    );
+    let done = store
+        .apply_session_change(a.id, &c1, &answered_m1, a.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.turn_due, Some(due), "m2 still waits");
+    let next = store
+        .claim_turn(a.id, &c1, "node-b", a.now(), lease_until)
+        .await
+        .unwrap()
+        .expect("the lease was released and the turn is due");
+    let answered_m2 = turn(
+        &next,
+        Some("node-b"),
+        SessionState::Bot,
+        Some(during.messages[0].seq),
+    );
+    let done = store
+        .apply_session_change(a.id, &c1, &answered_m2, a.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.turn_due, None, "nothing waits");
 }
