@@ -71,7 +71,7 @@ impl App {
         bus.subscribe(Arc::new(DeliveryWaker(wake.clone())));
         let guard = AddressGuard::new(cfg.allowed_networks()?);
         let client = OutboundClient::new(guard.clone(), cfg.outbound.max_response_bytes)?;
-        let webhooks = cfg.webhooks_service(store.clone(), clock.clone(), guard)?;
+        let webhooks = cfg.webhooks_service(store.clone(), clock.clone(), guard, bus.clone())?;
         let metrics = Arc::new(Metrics::new());
         let conversations = Conversations::new(store.clone(), clock.clone(), bus.clone());
         let robots = Arc::new(RobotEngine::new(

@@ -12,8 +12,10 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use tiller_core::{
+    bus::CommitBus,
     signing::{airudder, nxlink},
     store::DynStore,
+    tenant::Tenants,
     Clock as _, SystemClock,
 };
 
@@ -178,8 +180,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             quiet_logs();
             let store = open_store(&cfg).await?;
             let guard = crate::outbound::AddressGuard::new(cfg.allowed_networks()?);
-            let webhooks = cfg.webhooks_service(store.clone(), Arc::new(SystemClock), guard)?;
-            say(&webhook::run(cmd, &store, &webhooks).await?)
+            // No worker runs in this process: a replay's notice has nobody to wake.
+            let webhooks = cfg.webhooks_service(
+                store.clone(),
+                Arc::new(SystemClock),
+                guard,
+                CommitBus::new(),
+            )?;
+            say(&webhook::run(cmd, &tenants(&store), &webhooks).await?)
         }
         Command::Robot(robot::RobotCommand::Test { file, script, json }) => {
             let (report, passed) = robot::test(&file, &script, json)?;
@@ -238,6 +246,11 @@ async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
     tiller_store::connect(&cfg.database.url, &opts)
         .await
         .with_context(|| format!("opening the store at {}", cfg.redacted().database.url))
+}
+
+/// The tenant service over the store this command opened.
+fn tenants(store: &DynStore) -> Tenants {
+    Tenants::new(Arc::new(store.clone()), Arc::new(SystemClock))
 }
 
 async fn create_tenant(store: &DynStore, name: &str) -> anyhow::Result<()> {

@@ -310,6 +310,7 @@ impl Config {
         store: tiller_core::store::DynStore,
         clock: tiller_core::SharedClock,
         guard: crate::outbound::AddressGuard,
+        bus: std::sync::Arc<tiller_core::bus::CommitBus>,
     ) -> anyhow::Result<tiller_core::webhooks::Webhooks> {
         let grace = humantime::parse_duration(&self.webhooks.secret_rotation_grace)
             .context("webhooks.secret_rotation_grace")?;
@@ -318,6 +319,7 @@ impl Config {
             clock,
             std::sync::Arc::new(guard),
             chrono::Duration::from_std(grace).context("webhooks.secret_rotation_grace")?,
+            bus,
         ))
     }
 
