@@ -151,7 +151,7 @@ async fn drive(tiller: Arc<Tiller>, i: usize, args: (usize, u64, Instant, Instan
         turn: histogram(),
     };
     let Ok(s) = session(i) else { return run };
-    let Ok(tenant) = tiller.state.store.tenant(tiller.tenant).await else {
+    let Ok(tenant) = tiller.state.tenants.get(tiller.tenant).await else {
         return run;
     };
     let mut n = 0;
@@ -181,7 +181,7 @@ async fn turns_on_long_session(
     messages: usize,
 ) -> anyhow::Result<Histogram<u64>> {
     let s = session(i)?;
-    let tenant = tiller.state.store.tenant(tiller.tenant).await?;
+    let tenant = tiller.state.tenants.get(tiller.tenant).await?;
     // Fill it 100 user messages at a time; each fill's turn answers all of them.
     let mut written = 0;
     while written < messages {

@@ -8,7 +8,9 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use anyhow::Context as _;
 use axum::{routing::post, Json, Router};
 use serde_json::{json, Value};
-use tiller_core::{store::DynStore, tenant::NewTenant, Clock as _, SystemClock, TenantId};
+use tiller_core::{
+    bus::CommitBus, store::DynStore, tenant::NewTenant, Clock as _, SystemClock, TenantId,
+};
 use tiller_server::{App, Config};
 use tiller_store::testing::TestDatabase;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -51,7 +53,10 @@ impl Running {
 /// The Tiller app with one tenant, as an integrator would see it.
 pub struct Tiller {
     pub server: Running,
+    /// The app's store, for preloading data and writing events as fast as the store takes them.
     pub store: DynStore,
+    /// The app's commit bus, to wake its delivery worker after such writes.
+    pub bus: Arc<CommitBus>,
     /// The app's services, for scenarios that drive them in-process.
     pub state: tiller_server::state::AppState,
     pub tenant: TenantId,
@@ -94,7 +99,7 @@ impl Tiller {
         cfg.validate()?;
         let app = App::build(cfg, Arc::new(SystemClock)).await?;
         let state = app.state().clone();
-        let store = state.store.clone();
+        let (store, bus) = (app.store(), app.bus());
         let (new, issued) = NewTenant::generate("Bench Lending")?;
         let tenant = store
             .insert_tenant(&new, SystemClock.now())
@@ -112,6 +117,7 @@ impl Tiller {
                 task,
             },
             store,
+            bus,
             state,
             tenant: tenant.id,
             sign_key: issued.sign_key,

@@ -140,7 +140,7 @@ pub(crate) async fn webhooks(
     let limits = (args.batch, per_second, Duration::from_secs(args.timeout));
     let (run, batches) = outbox::tiller(
         &srv,
-        (store.clone(), tiller.state.bus.clone()),
+        (store.clone(), tiller.bus.clone()),
         tenant,
         &d,
         &log,

@@ -7,12 +7,17 @@
 //! store holds only as a hash. So asking again can hand back the same token (the caller
 //! presents the app secret), while a read of the database hands out no live token.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::{tenant::TenantStore, Clock, StoreError, StoreResult, TenantId};
+use crate::{
+    tenant::{Tenant, TenantStore},
+    Clock, SharedClock, StoreError, StoreResult, TenantId,
+};
 
 /// Storage port of API tokens.
 #[async_trait::async_trait]
@@ -28,6 +33,52 @@ pub trait TokenStore: Send + Sync {
     ) -> StoreResult<IssuedToken>;
     /// The owner of the token with this hash, if it exists and has not expired at `now`.
     async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
+}
+
+/// A shared store serves the port too (see the same impl of `TenantStore`).
+#[async_trait::async_trait]
+impl<S: TokenStore + ?Sized> TokenStore for Arc<S> {
+    async fn issue_token(
+        &self,
+        t: TenantId,
+        candidate: &TokenRecord,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<IssuedToken> {
+        (**self).issue_token(t, candidate, now, expires_at).await
+    }
+    async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
+        (**self).token_owner(token_hash, now).await
+    }
+}
+
+/// What the token rules need of the store: tenants by app key, and their tokens.
+pub trait AuthStore: TenantStore + TokenStore {}
+
+impl<S: TenantStore + TokenStore + ?Sized> AuthStore for S {}
+
+/// Who holds a presented credential: the narrow port the auth extractors ask (behind the
+/// server's credential cache), so checking a caller reaches nothing else of the store.
+/// Every [`AuthStore`] serves it; `NotFound` means no tenant holds the credential.
+#[async_trait::async_trait]
+pub trait Credentials: Send + Sync {
+    async fn by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant>;
+    async fn by_access_key(&self, access_key: &str) -> StoreResult<Tenant>;
+    /// The owner of a token that is still valid at `now`.
+    async fn by_token(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId>;
+}
+
+#[async_trait::async_trait]
+impl<S: AuthStore + ?Sized> Credentials for S {
+    async fn by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant> {
+        self.tenant_by_sign_key(sign_key).await
+    }
+    async fn by_access_key(&self, access_key: &str) -> StoreResult<Tenant> {
+        self.tenant_by_access_key(access_key).await
+    }
+    async fn by_token(&self, token: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
+        token_owner(self, token, now).await
+    }
 }
 
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::hours(24);
@@ -125,6 +176,25 @@ pub async fn issue_token<S: TenantStore + TokenStore + ?Sized>(
         tenant: issued.tenant,
         expires_at: issued.expires_at,
     })
+}
+
+/// The token API's service: swaps app credentials for the tenant's token.
+#[derive(Clone)]
+pub struct Tokens {
+    store: Arc<dyn AuthStore>,
+    clock: SharedClock,
+    ttl: Duration,
+}
+
+impl Tokens {
+    pub fn new(store: Arc<dyn AuthStore>, clock: SharedClock, ttl: Duration) -> Self {
+        Self { store, clock, ttl }
+    }
+
+    /// See [`issue_token`].
+    pub async fn issue(&self, app_key: &str, app_secret: &str) -> Result<ApiToken, AuthError> {
+        issue_token(&*self.store, &*self.clock, self.ttl, app_key, app_secret).await
+    }
 }
 
 /// The tenant a presented token belongs to, if it exists and is valid at `now`.

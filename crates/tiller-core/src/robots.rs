@@ -10,6 +10,7 @@ mod definition;
 mod engine;
 mod rasa;
 mod robot;
+mod service;
 
 pub mod flow;
 pub mod script;
@@ -18,3 +19,4 @@ pub use definition::{new_robot, Definition};
 pub use engine::{DueTurns, RobotEngine, RobotError, RobotHttp, TransferAnswer};
 pub use rasa::RasaRobot;
 pub use robot::{NewRobot, Robot, RobotKind};
+pub use service::Robots;

@@ -279,3 +279,32 @@ pub trait Store:
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What `/readyz` and the `/metrics` outbox gauges ask of the database: a narrow port, so
+/// the ops handlers reach nothing else of the store. A shared store serves it
+/// (`Arc::new(store.clone())`).
+#[async_trait::async_trait]
+pub trait Readiness: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+    async fn migration_status(&self) -> StoreResult<MigrationStatus>;
+    /// Pending deliveries, and how many of them are leased at `now`.
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> StoreResult<OutboxStats>;
+}
+
+#[async_trait::async_trait]
+impl<S: Store + ?Sized> Readiness for Arc<S> {
+    fn backend(&self) -> &'static str {
+        Store::backend(&**self)
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        HealthStore::ping(&**self).await
+    }
+    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        HealthStore::migration_status(&**self).await
+    }
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> StoreResult<OutboxStats> {
+        WebhookStore::outbox_stats(&**self, now).await
+    }
+}

@@ -2,13 +2,15 @@
 //! `app_key`/`app_secret` for the token API, `sign_key`/`sign_secret` for
 //! `X-AIRudder-Sign`, and `access_key`/`access_secret` for nxlink-style signatures.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rand::{distributions::Alphanumeric, Rng};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{ids::TenantId, Secret, StoreError, StoreResult};
+use crate::{ids::TenantId, Secret, SharedClock, StoreError, StoreResult};
 
 /// Storage port of tenants; lookups by credential key are how a request finds its tenant.
 #[async_trait::async_trait]
@@ -21,6 +23,30 @@ pub trait TenantStore: Send + Sync {
     async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant>;
     /// Oldest first.
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+}
+
+/// A shared store serves the port too, so a service can hold this part of `DynStore` alone
+/// (`Arc::new(store.clone())`): the language only upcasts trait objects from Rust 1.86.
+#[async_trait::async_trait]
+impl<S: TenantStore + ?Sized> TenantStore for Arc<S> {
+    async fn insert_tenant(&self, new: &NewTenant, now: DateTime<Utc>) -> StoreResult<Tenant> {
+        (**self).insert_tenant(new, now).await
+    }
+    async fn tenant(&self, id: TenantId) -> StoreResult<Tenant> {
+        (**self).tenant(id).await
+    }
+    async fn tenant_by_app_key(&self, app_key: &str) -> StoreResult<Tenant> {
+        (**self).tenant_by_app_key(app_key).await
+    }
+    async fn tenant_by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant> {
+        (**self).tenant_by_sign_key(sign_key).await
+    }
+    async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant> {
+        (**self).tenant_by_access_key(access_key).await
+    }
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        (**self).list_tenants().await
+    }
 }
 
 /// A stored tenant. The app secret is only a hash (it is only ever compared); the two
@@ -80,6 +106,35 @@ pub enum TenantError {
     InvalidName,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Tenants for the HTTP API and the CLI: creation by [`create_tenant`], the list, one
+/// tenant. It holds the tenant port only.
+#[derive(Clone)]
+pub struct Tenants {
+    store: Arc<dyn TenantStore>,
+    clock: SharedClock,
+}
+
+impl Tenants {
+    pub fn new(store: Arc<dyn TenantStore>, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    /// A new tenant with a unique company code; the credentials are shown this once.
+    pub async fn create(&self, name: &str) -> Result<(Tenant, IssuedCredentials), TenantError> {
+        create_tenant(&*self.store, name, self.clock.now()).await
+    }
+
+    /// Oldest first.
+    pub async fn list(&self) -> StoreResult<Vec<Tenant>> {
+        self.store.list_tenants().await
+    }
+
+    /// `NotFound` for an unknown id.
+    pub async fn get(&self, id: TenantId) -> StoreResult<Tenant> {
+        self.store.tenant(id).await
+    }
 }
 
 /// How many numbered codes (`acme_2` … `acme_50`) are tried before a random suffix.

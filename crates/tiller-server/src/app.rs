@@ -5,9 +5,12 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use tiller_core::{
+    auth::Tokens,
     bus::{CommitBus, CommitListener, Committed},
     conversations::Conversations,
     robots::RobotEngine,
+    store::DynStore,
+    tenant::Tenants,
     SharedClock,
 };
 use tokio::{net::TcpListener, sync::Notify};
@@ -31,6 +34,8 @@ pub struct App {
     listener: TcpListener,
     limits: ConnLimits,
     state: AppState,
+    store: DynStore,
+    bus: Arc<CommitBus>,
     outbox: Arc<OutboxWorker>,
     robot_worker: Arc<RobotWorker>,
 }
@@ -71,7 +76,7 @@ impl App {
         bus.subscribe(Arc::new(DeliveryWaker(wake.clone())));
         let guard = AddressGuard::new(cfg.allowed_networks()?);
         let client = OutboundClient::new(guard.clone(), cfg.outbound.max_response_bytes)?;
-        let webhooks = cfg.webhooks_service(store.clone(), clock.clone(), guard)?;
+        let webhooks = cfg.webhooks_service(store.clone(), clock.clone(), guard, bus.clone())?;
         let metrics = Arc::new(Metrics::new());
         let conversations = Conversations::new(store.clone(), clock.clone(), bus.clone());
         let robots = Arc::new(RobotEngine::new(
@@ -87,9 +92,10 @@ impl App {
                 metrics: metrics.clone(),
             }));
         }
-        let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_secs(
+        let credential_cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(
             cfg.auth.credential_cache_secs,
         )));
+        let tokens = Tokens::new(Arc::new(store.clone()), clock.clone(), cfg.token_ttl());
         let cfg = Arc::new(cfg);
         let outbox = Arc::new(OutboxWorker::new(
             store.clone(),
@@ -107,21 +113,25 @@ impl App {
             metrics.clone(),
         )?);
         let state = AppState {
-            store,
+            tenants: Tenants::new(Arc::new(store.clone()), clock.clone()),
+            tokens,
+            credentials: Arc::new(store.clone()),
+            readiness: Arc::new(store.clone()),
             clock,
             cfg,
             metrics,
             conversations,
             robots,
             files,
-            credentials,
-            bus,
+            credential_cache,
             webhooks,
         };
         Ok(App {
             listener,
             limits,
             state,
+            store,
+            bus,
             outbox,
             robot_worker,
         })
@@ -135,6 +145,18 @@ impl App {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The store this app opened, for tests and the bench to set up what no API writes (a
+    /// tenant with an old key's shape, a lease a crashed node left). The app itself hands
+    /// it only to services, ports and the delivery worker.
+    pub fn store(&self) -> DynStore {
+        self.store.clone()
+    }
+
+    /// The node's commit bus, for the bench to wake the delivery worker as services do.
+    pub fn bus(&self) -> Arc<CommitBus> {
+        self.bus.clone()
     }
 
     /// The webhook delivery worker; tests drive it with `tick()` when `webhooks.worker` is off.
@@ -154,7 +176,7 @@ impl App {
     ) -> anyhow::Result<()> {
         tracing::info!(
             addr = %self.local_addr(),
-            backend = self.state.store.backend(),
+            backend = self.state.readiness.backend(),
             "tiller is serving"
         );
         let stop = CancellationToken::new();

@@ -12,9 +12,12 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use tiller_core::{
+    bus::CommitBus,
+    robots::Robots,
     signing::{airudder, nxlink},
     store::DynStore,
-    Clock as _, SystemClock,
+    tenant::Tenants,
+    SystemClock,
 };
 
 mod robot;
@@ -166,20 +169,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(TenantCommand::Create { name, db }) => {
             let cfg = load(&db, None)?;
             quiet_logs();
-            create_tenant(&open_store(&cfg).await?, &name).await
+            create_tenant(&tenants(&open_store(&cfg).await?), &name).await
         }
         Command::Tenant(TenantCommand::List { db }) => {
             let cfg = load(&db, None)?;
             quiet_logs();
-            list_tenants(&open_store(&cfg).await?).await
+            list_tenants(&tenants(&open_store(&cfg).await?)).await
         }
         Command::Webhook(cmd) => {
             let cfg = load(cmd.db(), None)?;
             quiet_logs();
             let store = open_store(&cfg).await?;
             let guard = crate::outbound::AddressGuard::new(cfg.allowed_networks()?);
-            let webhooks = cfg.webhooks_service(store.clone(), Arc::new(SystemClock), guard)?;
-            say(&webhook::run(cmd, &store, &webhooks).await?)
+            // No worker runs in this process: a replay's notice has nobody to wake.
+            let webhooks = cfg.webhooks_service(
+                store.clone(),
+                Arc::new(SystemClock),
+                guard,
+                CommitBus::new(),
+            )?;
+            say(&webhook::run(cmd, &tenants(&store), &webhooks).await?)
         }
         Command::Robot(robot::RobotCommand::Test { file, script, json }) => {
             let (report, passed) = robot::test(&file, &script, json)?;
@@ -195,7 +204,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load(db, None)?;
             quiet_logs();
             let store = open_store(&cfg).await?;
-            say(&robot::run_with_store(cmd, &store).await?)
+            let robots = Robots::new(store.clone(), Arc::new(SystemClock));
+            say(&robot::run_with_store(cmd, &tenants(&store), &robots).await?)
         }
         Command::Sign(cmd) => say(&sign(cmd)?),
         Command::Config(ConfigCommand::Print { db }) => {
@@ -240,9 +250,13 @@ async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
         .with_context(|| format!("opening the store at {}", cfg.redacted().database.url))
 }
 
-async fn create_tenant(store: &DynStore, name: &str) -> anyhow::Result<()> {
-    let (tenant, issued) =
-        tiller_core::tenant::create_tenant(&**store, name, SystemClock.now()).await?;
+/// The tenant service over the store this command opened.
+fn tenants(store: &DynStore) -> Tenants {
+    Tenants::new(Arc::new(store.clone()), Arc::new(SystemClock))
+}
+
+async fn create_tenant(tenants: &Tenants, name: &str) -> anyhow::Result<()> {
+    let (tenant, issued) = tenants.create(name).await?;
     let out = json!({
         "tenant_id": tenant.id.0,
         "name": tenant.name,
@@ -258,9 +272,9 @@ async fn create_tenant(store: &DynStore, name: &str) -> anyhow::Result<()> {
     say(&out.to_string())
 }
 
-async fn list_tenants(store: &DynStore) -> anyhow::Result<()> {
-    let tenants: Vec<_> = store
-        .list_tenants()
+async fn list_tenants(tenants: &Tenants) -> anyhow::Result<()> {
+    let tenants: Vec<_> = tenants
+        .list()
         .await?
         .into_iter()
         .map(|t| {

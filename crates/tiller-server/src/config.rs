@@ -314,6 +314,7 @@ impl Config {
         store: tiller_core::store::DynStore,
         clock: tiller_core::SharedClock,
         guard: crate::outbound::AddressGuard,
+        bus: std::sync::Arc<tiller_core::bus::CommitBus>,
     ) -> anyhow::Result<tiller_core::webhooks::Webhooks> {
         let grace = humantime_duration(&self.webhooks.secret_rotation_grace)
             .context("webhooks.secret_rotation_grace")?;
@@ -322,6 +323,7 @@ impl Config {
             clock,
             std::sync::Arc::new(guard),
             grace,
+            bus,
         ))
     }
 

@@ -18,9 +18,9 @@ use chrono::Duration;
 use serde_json::{Map, Value};
 
 use super::{
-    definition::{new_robot, Definition},
+    definition::Definition,
     flow::{DialogueState, FlowErrors, HttpRequest, HttpResponse, Step, TurnContext},
-    Robot,
+    Robot, Robots,
 };
 use crate::{
     conversations::{
@@ -86,6 +86,8 @@ struct Loaded {
 pub struct RobotEngine {
     store: DynStore,
     clock: SharedClock,
+    /// Imports and lists: the path the CLI takes too.
+    catalog: Robots,
     http: Arc<dyn RobotHttp>,
     conversations: Conversations,
     lease: Duration,
@@ -103,6 +105,7 @@ impl RobotEngine {
         lease: Duration,
     ) -> Self {
         Self {
+            catalog: Robots::new(store.clone(), clock.clone()),
             store,
             clock,
             http,
@@ -120,8 +123,12 @@ impl RobotEngine {
         source: &str,
         is_default: bool,
     ) -> Result<Robot, RobotError> {
-        let new = new_robot(source, is_default).map_err(RobotError::Invalid)?;
-        Ok(self.store.create_robot(t, &new, self.clock.now()).await?)
+        self.catalog.import(t, source, is_default).await
+    }
+
+    /// The tenant's robots, oldest first.
+    pub async fn list(&self, t: TenantId) -> Result<Vec<Robot>, RobotError> {
+        self.catalog.list(t).await
     }
 
     pub async fn robot(&self, t: TenantId, robot_id: &str) -> Result<Robot, RobotError> {

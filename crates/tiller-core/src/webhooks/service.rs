@@ -1,15 +1,20 @@
-//! `Webhooks`: the management of a tenant's endpoints, one home for the HTTP API and the
-//! CLI. Checks an endpoint before it is stored, issues and rotates its secrets.
+//! `Webhooks`: a tenant's endpoints and event log, one home for the HTTP API and the CLI.
+//! Checks an endpoint before it is stored, issues and rotates its secrets, lists events,
+//! attempts and endpoint health, and replays events.
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::{
-    check_endpoint, encryption, signing, Endpoint, EndpointError, EndpointPatch, EndpointTarget,
-    NewEndpoint,
+    check_endpoint, encryption, signing, AttemptRecord, Endpoint, EndpointError, EndpointHealth,
+    EndpointPatch, EndpointTarget, EventQuery, EventSummary, NewEndpoint,
 };
-use crate::{store::DynStore, Secret, SharedClock, StoreError, TenantId};
+use crate::{
+    bus::{CommitBus, Committed},
+    store::DynStore,
+    Secret, SharedClock, StoreError, TenantId,
+};
 
 /// Which addresses deliveries may reach: the outbound guard, asked when an endpoint is
 /// added so the operator hears of a refusal then, not after the whole retry schedule.
@@ -27,8 +32,18 @@ pub enum WebhookError {
     Refused(String),
     #[error("no such endpoint")]
     NoEndpoint,
+    #[error("no such event")]
+    NoEvent,
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// An unknown event, said as such (the `From` impl says endpoint).
+fn no_event(e: StoreError) -> WebhookError {
+    match e {
+        StoreError::NotFound => WebhookError::NoEvent,
+        other => WebhookError::Store(other),
+    }
 }
 
 impl From<StoreError> for WebhookError {
@@ -75,6 +90,8 @@ pub struct Webhooks {
     addresses: Arc<dyn AddressPolicy>,
     /// How long a rotated-out secret keeps signing.
     rotation_grace: Duration,
+    /// Told after a replay commits, so the delivery worker wakes.
+    bus: Arc<CommitBus>,
 }
 
 impl Webhooks {
@@ -83,12 +100,14 @@ impl Webhooks {
         clock: SharedClock,
         addresses: Arc<dyn AddressPolicy>,
         rotation_grace: Duration,
+        bus: Arc<CommitBus>,
     ) -> Self {
         Self {
             store,
             clock,
             addresses,
             rotation_grace,
+            bus,
         }
     }
 
@@ -161,6 +180,68 @@ impl Webhooks {
             secret,
             encryption_key: None,
         })
+    }
+
+    /// The tenant's endpoints, oldest first, without secrets.
+    pub async fn endpoints(&self, t: TenantId) -> Result<Vec<Endpoint>, WebhookError> {
+        self.store.endpoints(t).await.map_err(WebhookError::Store)
+    }
+
+    /// Per endpoint: its deliveries by state, the last attempt, the failure run.
+    pub async fn health(&self, t: TenantId) -> Result<Vec<EndpointHealth>, WebhookError> {
+        self.store
+            .endpoint_health(t)
+            .await
+            .map_err(WebhookError::Store)
+    }
+
+    /// Events, newest first, with the state of each delivery.
+    pub async fn events(
+        &self,
+        t: TenantId,
+        q: &EventQuery,
+    ) -> Result<Vec<EventSummary>, WebhookError> {
+        self.store
+            .list_events(t, q)
+            .await
+            .map_err(WebhookError::Store)
+    }
+
+    /// Every attempt at an event, oldest first.
+    pub async fn attempts(
+        &self,
+        t: TenantId,
+        event_id: &str,
+    ) -> Result<Vec<AttemptRecord>, WebhookError> {
+        self.store.attempts(t, event_id).await.map_err(no_event)
+    }
+
+    /// Sends an event again to its endpoints under its original id, with a fresh retry
+    /// schedule; returns the deliveries reset.
+    pub async fn replay_event(&self, t: TenantId, event_id: &str) -> Result<u64, WebhookError> {
+        let replayed = self
+            .store
+            .replay_event(t, event_id, self.clock.now())
+            .await
+            .map_err(no_event)?;
+        self.bus.publish(&Committed::EventsEnqueued);
+        Ok(replayed)
+    }
+
+    /// Replays every dead delivery of events created in `[from, to]`.
+    pub async fn replay_dead(
+        &self,
+        t: TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64, WebhookError> {
+        let replayed = self
+            .store
+            .replay_dead(t, from, to, self.clock.now())
+            .await
+            .map_err(WebhookError::Store)?;
+        self.bus.publish(&Committed::EventsEnqueued);
+        Ok(replayed)
     }
 
     async fn check(

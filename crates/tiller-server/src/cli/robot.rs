@@ -9,12 +9,11 @@ use serde_json::json;
 use tiller_core::{
     robots::{
         flow::Flow,
-        new_robot,
         script::{self, Script},
-        Robot,
+        Robot, RobotError, Robots,
     },
-    store::DynStore,
-    Clock as _, SystemClock, TenantId,
+    tenant::Tenants,
+    TenantId,
 };
 
 use super::{webhook::TenantArg, DbArgs};
@@ -80,7 +79,11 @@ fn robot_json(r: &Robot) -> serde_json::Value {
 }
 
 /// Runs a store command and returns what to print.
-pub async fn run_with_store(cmd: RobotCommand, store: &DynStore) -> anyhow::Result<String> {
+pub async fn run_with_store(
+    cmd: RobotCommand,
+    tenants: &Tenants,
+    robots: &Robots,
+) -> anyhow::Result<String> {
     match cmd {
         RobotCommand::Import {
             file,
@@ -89,19 +92,25 @@ pub async fn run_with_store(cmd: RobotCommand, store: &DynStore) -> anyhow::Resu
             ..
         } => {
             let source = read(&file)?;
-            let new = new_robot(&source, default)
-                .map_err(|e| anyhow::anyhow!("{}:\n{e}", file.display()))?;
             let t = TenantId(tenant.id);
-            store
-                .tenant(t)
-                .await
-                .with_context(|| format!("tenant {}", tenant.id))?;
-            let robot = store.create_robot(t, &new, SystemClock.now()).await?;
+            let robot = match robots.import(t, &source, default).await {
+                Ok(robot) => robot,
+                Err(RobotError::Invalid(e)) => anyhow::bail!("{}:\n{e}", file.display()),
+                // A definition for an unknown tenant is refused by the store (its foreign
+                // key); say which tenant, as the check before the import used to.
+                Err(e) => {
+                    tenants
+                        .get(t)
+                        .await
+                        .with_context(|| format!("tenant {}", tenant.id))?;
+                    return Err(e.into());
+                }
+            };
             Ok(robot_json(&robot).to_string())
         }
         RobotCommand::List { tenant, .. } => {
-            let robots = store.robots(TenantId(tenant.id)).await?;
-            let out: Vec<_> = robots.iter().map(robot_json).collect();
+            let list = robots.list(TenantId(tenant.id)).await?;
+            let out: Vec<_> = list.iter().map(robot_json).collect();
             Ok(serde_json::to_string(&out)?)
         }
         RobotCommand::Test { .. } => anyhow::bail!("robot test needs no store"),

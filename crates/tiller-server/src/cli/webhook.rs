@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Subcommand};
 use tiller_core::{
-    store::DynStore,
+    tenant::Tenants,
     webhooks::{DeliveryState, EndpointRequest, EventQuery, Webhooks},
     Clock as _, SystemClock, TenantId,
 };
@@ -117,7 +117,7 @@ impl WebhookCommand {
 /// Runs the command and returns the JSON to print.
 pub async fn run(
     cmd: WebhookCommand,
-    store: &DynStore,
+    tenants: &Tenants,
     webhooks: &Webhooks,
 ) -> anyhow::Result<String> {
     let now = SystemClock.now();
@@ -130,7 +130,7 @@ pub async fn run(
             force,
             ..
         } => {
-            let t = existing(store, tenant.id).await?;
+            let t = existing(tenants, tenant.id).await?;
             let request = EndpointRequest {
                 url,
                 events,
@@ -141,8 +141,8 @@ pub async fn run(
             Ok(serde_json::to_string(&CreatedEndpointOut::from(created))?)
         }
         WebhookCommand::List { tenant, .. } => {
-            let t = existing(store, tenant.id).await?;
-            let list: Vec<EndpointOut> = store
+            let t = existing(tenants, tenant.id).await?;
+            let list: Vec<EndpointOut> = webhooks
                 .endpoints(t)
                 .await?
                 .iter()
@@ -151,9 +151,9 @@ pub async fn run(
             Ok(serde_json::to_string(&list)?)
         }
         WebhookCommand::Health { tenant, .. } => {
-            let t = existing(store, tenant.id).await?;
-            let list: Vec<EndpointHealthOut> = store
-                .endpoint_health(t)
+            let t = existing(tenants, tenant.id).await?;
+            let list: Vec<EndpointHealthOut> = webhooks
+                .health(t)
                 .await?
                 .iter()
                 .map(EndpointHealthOut::from)
@@ -165,8 +165,10 @@ pub async fn run(
             status,
             limit,
             ..
-        } => events(store, tenant.id, status, limit).await,
-        WebhookCommand::Attempts { tenant, event, .. } => attempts(store, tenant.id, &event).await,
+        } => events(tenants, webhooks, tenant.id, status, limit).await,
+        WebhookCommand::Attempts { tenant, event, .. } => {
+            attempts(tenants, webhooks, tenant.id, &event).await
+        }
         WebhookCommand::Replay {
             tenant,
             event,
@@ -175,17 +177,15 @@ pub async fn run(
             until,
             ..
         } => {
-            let t = existing(store, tenant.id).await?;
+            let t = existing(tenants, tenant.id).await?;
             let replayed = match (event, dead) {
-                (Some(id), false) => store
-                    .replay_event(t, &id, now)
+                (Some(id), false) => webhooks
+                    .replay_event(t, &id)
                     .await
                     .map_err(|_| anyhow::anyhow!("no event {id}"))?,
                 (None, true) => {
                     let from = since.unwrap_or(now - Duration::hours(24));
-                    store
-                        .replay_dead(t, from, until.unwrap_or(now), now)
-                        .await?
+                    webhooks.replay_dead(t, from, until.unwrap_or(now)).await?
                 }
                 _ => anyhow::bail!("give --event ID or --dead"),
             };
@@ -195,12 +195,13 @@ pub async fn run(
 }
 
 async fn events(
-    store: &DynStore,
+    tenants: &Tenants,
+    webhooks: &Webhooks,
     tenant: i64,
     status: Option<String>,
     limit: u32,
 ) -> anyhow::Result<String> {
-    let t = existing(store, tenant).await?;
+    let t = existing(tenants, tenant).await?;
     let state = status
         .map(|s| {
             DeliveryState::parse(&s)
@@ -212,8 +213,8 @@ async fn events(
         limit,
         ..EventQuery::default()
     };
-    let list: Vec<EventOut> = store
-        .list_events(t, &q)
+    let list: Vec<EventOut> = webhooks
+        .events(t, &q)
         .await?
         .iter()
         .map(EventOut::from)
@@ -221,9 +222,14 @@ async fn events(
     Ok(serde_json::to_string(&list)?)
 }
 
-async fn attempts(store: &DynStore, tenant: i64, event: &str) -> anyhow::Result<String> {
-    let t = existing(store, tenant).await?;
-    let list: Vec<AttemptOut> = store
+async fn attempts(
+    tenants: &Tenants,
+    webhooks: &Webhooks,
+    tenant: i64,
+    event: &str,
+) -> anyhow::Result<String> {
+    let t = existing(tenants, tenant).await?;
+    let list: Vec<AttemptOut> = webhooks
         .attempts(t, event)
         .await
         .map_err(|_| anyhow::anyhow!("no event {event} for tenant {}", t.0))?
@@ -233,9 +239,9 @@ async fn attempts(store: &DynStore, tenant: i64, event: &str) -> anyhow::Result<
     Ok(serde_json::to_string(&list)?)
 }
 
-async fn existing(store: &DynStore, id: i64) -> anyhow::Result<TenantId> {
-    store
-        .tenant(TenantId(id))
+async fn existing(tenants: &Tenants, id: i64) -> anyhow::Result<TenantId> {
+    tenants
+        .get(TenantId(id))
         .await
         .map(|t| t.id)
         .map_err(|_| anyhow::anyhow!("no tenant with id {id}"))

@@ -162,7 +162,7 @@ impl From<WebhookError> for ApiError {
     fn from(e: WebhookError) -> Self {
         match e {
             WebhookError::Invalid(_) | WebhookError::Refused(_) => Self::bad_request(e.to_string()),
-            WebhookError::NoEndpoint => Self::not_found(e.to_string()),
+            WebhookError::NoEndpoint | WebhookError::NoEvent => Self::not_found(e.to_string()),
             WebhookError::Store(e) => e.into(),
         }
     }

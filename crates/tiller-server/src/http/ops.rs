@@ -41,14 +41,15 @@ async fn healthz() -> Json<serde_json::Value> {
     )
 )]
 async fn readyz(State(state): State<AppState>) -> Response {
-    let database = match state.store.ping().await {
-        Ok(()) => json!({ "status": "ok", "backend": state.store.backend() }),
+    let db = &state.readiness;
+    let database = match db.ping().await {
+        Ok(()) => json!({ "status": "ok", "backend": db.backend() }),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness: database unreachable");
-            json!({ "status": "error", "backend": state.store.backend(), "error": "database unreachable" })
+            json!({ "status": "error", "backend": db.backend(), "error": "database unreachable" })
         }
     };
-    let migrations = match state.store.migration_status().await {
+    let migrations = match db.migration_status().await {
         Ok(m) if m.is_current() => {
             json!({ "status": "ok", "applied": m.applied, "expected": m.expected })
         }
@@ -75,7 +76,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// route template and status.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
-    match state.store.outbox_stats(state.clock.now()).await {
+    match state.readiness.outbox_stats(state.clock.now()).await {
         Ok(outbox) => state.metrics.set_outbox(outbox.pending, outbox.in_flight),
         Err(e) => tracing::warn!(error = ?e, "reading outbox gauges failed"),
     }

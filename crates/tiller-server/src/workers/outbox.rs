@@ -32,6 +32,8 @@ const LEASE_MARGIN_SECS: i64 = 5;
 const EXCERPT_CHARS: usize = 500;
 
 pub struct OutboxWorker {
+    /// The whole store, not a service: the worker is the apply side of the outbox (claim,
+    /// finish, disable), the one place those port methods are called from.
     store: DynStore,
     clock: SharedClock,
     client: OutboundClient,

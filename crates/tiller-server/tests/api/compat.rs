@@ -93,7 +93,6 @@ async fn app_keys_survive_a_query_string_old_and_new() {
     let (mut new, issued) = NewTenant::generate("Old").unwrap();
     new.app_key = "Mo012+QEsUFj5oFSj0LrEQ".into();
     let old = app
-        .state
         .store
         .insert_tenant(&new, app.clock.now())
         .await

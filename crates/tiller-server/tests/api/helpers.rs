@@ -7,6 +7,7 @@ use reqwest::{header::HeaderMap, Method, StatusCode};
 use serde_json::Value;
 use tiller_core::{
     signing::{airudder, nxlink},
+    store::DynStore,
     tenant::NewTenant,
     Clock as _, TenantId,
 };
@@ -24,6 +25,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub state: AppState,
+    /// The app's store, to set up what no API writes.
+    pub store: DynStore,
     pub outbox: Arc<OutboxWorker>,
     pub robots: Arc<RobotWorker>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -94,6 +97,7 @@ impl TestApp {
             .expect("app builds");
         let addr = app.local_addr();
         let state = app.state().clone();
+        let store = app.store();
         let outbox = app.outbox_worker();
         let robots = app.robot_worker();
         let (tx, rx) = oneshot::channel::<()>();
@@ -105,6 +109,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             clock,
             state,
+            store,
             outbox,
             robots,
             shutdown: Some(tx),
@@ -139,7 +144,6 @@ impl TestApp {
             key.clone_into(&mut issued.app_key);
         }
         let t = self
-            .state
             .store
             .insert_tenant(&new, self.clock.now())
             .await

@@ -521,7 +521,6 @@ async fn a_turn_left_by_a_crashed_node_is_answered_once_its_lease_runs_out() {
     let c1 = CallId::parse("c1").unwrap();
     let held = b
         .app
-        .state
         .store
         .claim_turn(b.t.id, &c1, "dead-node", now, now + Span::seconds(30))
         .await

@@ -67,11 +67,11 @@ async fn header_credentials(
         check_timestamp_secs(ts, state)?;
     }
     let tenant = state
-        .credentials
+        .credential_cache
         .tenant(
             KeyKind::Sign,
             key,
-            || state.store.tenant_by_sign_key(key),
+            || state.credentials.by_sign_key(key),
             ApiError::unauthorized("unknown X-AIRudder-Sign-Key"),
         )
         .await?;

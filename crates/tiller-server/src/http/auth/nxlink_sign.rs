@@ -161,11 +161,11 @@ impl FromRequest<AppState> for NxSigned {
         let common = Common::read(req.headers())?;
         common.check_ts(state)?;
         let tenant = state
-            .credentials
+            .credential_cache
             .tenant(
                 KeyKind::Access,
                 &common.access_key,
-                || state.store.tenant_by_access_key(&common.access_key),
+                || state.credentials.by_access_key(&common.access_key),
                 nx_error(
                     ErrorKind::Unauthorized,
                     1005,

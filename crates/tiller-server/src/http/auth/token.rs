@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for TokenCaller {
                 ApiError::unauthorized("Authorization must be `Token <token>` or `Bearer <token>`")
             })?;
         let tenant =
-            match tiller_core::auth::token_owner(&*state.store, token, state.clock.now()).await {
+            match state.credentials.by_token(token, state.clock.now()).await {
                 Ok(t) => t,
                 Err(StoreError::NotFound) => return Err(ApiError::unauthorized(
                     "token is invalid or has expired; get a new one from POST /service/cloud/auth",

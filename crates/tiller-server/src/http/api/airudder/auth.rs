@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use tiller_core::auth::{issue_token, AuthError};
+use tiller_core::auth::AuthError;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -55,18 +55,14 @@ async fn create_token(
             "APPKey and APPSecret must not be empty",
         ));
     }
-    let token = issue_token(
-        &*app.store,
-        &*app.clock,
-        app.cfg.token_ttl(),
-        &body.app_key,
-        &body.app_secret,
-    )
-    .await
-    .map_err(|e| match e {
-        AuthError::BadCredentials => ApiError::unauthorized(e.to_string()),
-        AuthError::Store(e) => e.into(),
-    })?;
+    let token = app
+        .tokens
+        .issue(&body.app_key, &body.app_secret)
+        .await
+        .map_err(|e| match e {
+            AuthError::BadCredentials => ApiError::unauthorized(e.to_string()),
+            AuthError::Store(e) => e.into(),
+        })?;
     tracing::Span::current().record("tenant", token.tenant.0);
     Ok(Cloud::ok(TokenOut { token: token.token }))
 }

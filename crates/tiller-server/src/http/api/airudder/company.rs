@@ -74,6 +74,6 @@ async fn get_company_by_token(
     State(app): State<AppState>,
     caller: TokenCaller,
 ) -> Result<Cloud<CompanyOut>, ApiError> {
-    let tenant = app.store.tenant(caller.tenant).await?;
+    let tenant = app.tenants.get(caller.tenant).await?;
     Ok(Cloud::ok(CompanyOut::from(&tenant)))
 }

@@ -108,7 +108,7 @@ async fn list_robots(
     State(app): State<AppState>,
     req: Signed<ListRobotsIn>,
 ) -> Result<V1<Vec<RobotOut>>, ApiError> {
-    let robots = app.store.robots(req.tenant.id).await?;
+    let robots = app.robots.list(req.tenant.id).await?;
     let out = robots.into_iter().map(|r| RobotOut::of(r, false)).collect();
     Ok(V1::ok(&req.request_id, out))
 }

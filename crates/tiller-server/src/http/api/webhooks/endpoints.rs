@@ -69,7 +69,7 @@ async fn list_endpoints(
     State(app): State<AppState>,
     req: Signed<ListEndpointsIn>,
 ) -> Result<V1<Vec<EndpointOut>>, ApiError> {
-    let endpoints = app.store.endpoints(req.tenant.id).await?;
+    let endpoints = app.webhooks.endpoints(req.tenant.id).await?;
     Ok(V1::ok(
         &req.request_id,
         endpoints.iter().map(EndpointOut::from).collect(),
@@ -140,7 +140,7 @@ async fn endpoint_health(
     State(app): State<AppState>,
     req: Signed<ListEndpointsIn>,
 ) -> Result<V1<Vec<EndpointHealthOut>>, ApiError> {
-    let health = app.store.endpoint_health(req.tenant.id).await?;
+    let health = app.webhooks.health(req.tenant.id).await?;
     Ok(V1::ok(
         &req.request_id,
         health.iter().map(EndpointHealthOut::from).collect(),

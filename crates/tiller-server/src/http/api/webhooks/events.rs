@@ -2,11 +2,7 @@
 
 use axum::extract::State;
 use serde::Deserialize;
-use tiller_core::{
-    bus::Committed,
-    webhooks::{DeliveryState, EventQuery},
-    StoreError,
-};
+use tiller_core::webhooks::{DeliveryState, EventQuery};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -67,7 +63,7 @@ async fn list_events(
         state: state(b.status.as_deref())?,
         limit: page_size(b.size)?,
     };
-    let events = app.store.list_events(req.tenant.id, &q).await?;
+    let events = app.webhooks.events(req.tenant.id, &q).await?;
     Ok(V1::ok(
         &req.request_id,
         events.iter().map(EventOut::from).collect(),
@@ -87,10 +83,9 @@ async fn list_attempts(
     req: Signed<EventIdIn>,
 ) -> Result<V1<Vec<AttemptOut>>, ApiError> {
     let attempts = app
-        .store
+        .webhooks
         .attempts(req.tenant.id, &req.body.event_id)
-        .await
-        .map_err(no_event)?;
+        .await?;
     Ok(V1::ok(
         &req.request_id,
         attempts.iter().map(AttemptOut::from).collect(),
@@ -120,18 +115,13 @@ async fn replay_events(
     req: Signed<ReplayIn>,
 ) -> Result<V1<ReplayOut>, ApiError> {
     let b = req.body;
-    let now = app.clock.now();
     let replayed = match (b.event_id.as_deref(), b.status.as_deref()) {
-        (Some(id), None) => app
-            .store
-            .replay_event(req.tenant.id, id, now)
-            .await
-            .map_err(no_event)?,
+        (Some(id), None) => app.webhooks.replay_event(req.tenant.id, id).await?,
         (None, Some("dead")) => {
             let from = unix_seconds(b.start_time, "start_time")?
                 .ok_or_else(|| ApiError::bad_request("start_time is required"))?;
-            let to = unix_seconds(b.end_time, "end_time")?.unwrap_or(now);
-            app.store.replay_dead(req.tenant.id, from, to, now).await?
+            let to = unix_seconds(b.end_time, "end_time")?.unwrap_or_else(|| app.clock.now());
+            app.webhooks.replay_dead(req.tenant.id, from, to).await?
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -139,14 +129,5 @@ async fn replay_events(
             ))
         }
     };
-    app.bus.publish(&Committed::EventsEnqueued);
     Ok(V1::ok(&req.request_id, ReplayOut { replayed }))
-}
-
-/// An unknown event id, said as such.
-fn no_event(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("no such event"),
-        other => other.into(),
-    }
 }
