@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::Context as _;
 use tiller_core::{
-    conversations::{system_message, CallId, ChatUser, NewSession},
+    conversations::{system_message, CallId, ChatUser, InboundMode, NewSession},
     messages::{Message, SystemEventKind},
     store::DynStore,
     Clock as _, SystemClock, TenantId,
@@ -135,7 +135,15 @@ async fn loader(
                 .collect();
             let start = system_message(&SystemEventKind::Start, "", "", now);
             let inbound = store
-                .record_inbound(tenant, &session, &batch, &start, "acme", now)
+                .record_inbound(
+                    tenant,
+                    &session,
+                    &batch,
+                    &start,
+                    "acme",
+                    InboundMode::Answer,
+                    now,
+                )
                 .await
                 .with_context(|| format!("loading session {s}"))?;
             let added = u64::try_from(inbound.inserted)? + u64::from(inbound.opened);

@@ -9,19 +9,26 @@
 mod events;
 mod ids;
 mod queries;
+mod report_service;
+mod reports;
 mod rules;
 mod seats;
 mod service;
 mod session;
 
 pub use events::{
-    message_receive_event, message_send_event, message_status_event, session_end_events,
-    session_transfer_event, Conclusion,
+    message_receive_event, message_send_event, message_status_event, message_status_update,
+    session_end_events, session_transfer_event, Conclusion,
 };
 pub use ids::{CallId, CallIdError};
 pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
+pub use reports::{
+    channel_message, check_status_reports, plan_status_reports, reports_status, ChannelMessage,
+    ChannelSender, ReportedMessage, ReportedStatus, StatusReport, StatusReportOutcome,
+    StatusReportPlan,
+};
 pub use rules::{
-    plan_user_messages, require_closed, require_open, Answerer, Opening, SessionFacts,
+    plan_user_messages, require_closed, require_open, Answerer, InboundMode, Opening, SessionFacts,
     UserMessagesPlan,
 };
 pub use seats::{close_seats, record_seat, sending_seat};

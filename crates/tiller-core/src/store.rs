@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use crate::{
     auth::TokenStore,
     conversations::{
-        CallId, ChatRecord, ChatRecordQuery, Inbound, MessageQuery, NewSession, Session,
-        SessionChange, SessionQuery, StoredMessage,
+        CallId, ChatRecord, ChatRecordQuery, Inbound, InboundMode, MessageQuery, NewSession,
+        Session, SessionChange, SessionQuery, StatusReport, StatusReportOutcome, StoredMessage,
     },
     messages::Message,
     robots::{NewRobot, Robot},
@@ -35,9 +35,13 @@ pub trait ConversationStore: Send + Sync {
     /// is returned in its place (idempotent retries).
     ///
     /// Where the new messages go is core's decision ([`crate::conversations::Opening`],
-    /// [`crate::conversations::plan_user_messages`]), taken on the session's facts inside
-    /// the transaction; the events it plans (built for `company`) are enqueued with them.
-    /// `NotFound` when the named robot does not exist.
+    /// [`crate::conversations::plan_user_messages`] for `mode`), taken on the session's
+    /// facts inside the transaction; the events it plans (built for `company`) are enqueued
+    /// with them. `NotFound` when the named robot does not exist.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one transaction's inputs; a struct of them would be built only to be taken apart"
+    )]
     async fn record_inbound(
         &self,
         t: TenantId,
@@ -45,8 +49,37 @@ pub trait ConversationStore: Send + Sync {
         messages: &[Message],
         start: &Message,
         company: &str,
+        mode: InboundMode,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound>;
+
+    /// Appends messages the channel sent on its own to a session that is not closed,
+    /// enqueueing nothing. A message whose `msg_id` is already stored in this session is
+    /// not written again: the stored one is returned in its place (idempotent retries).
+    /// `NotFound` for an unknown session, `Rejected` for a closed one, `Conflict("msg_id")`
+    /// for an id used by another session of the tenant.
+    async fn record_channel_messages(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        messages: &[Message],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<StoredMessage>>;
+
+    /// Applies the channel's status report: reads the session and the messages it names
+    /// (locked until the transaction ends), asks core for the plan
+    /// ([`crate::conversations::plan_status_reports`]) and applies it, each change from the
+    /// statuses it replaces only, with the `message.status` callbacks it plans for what
+    /// moved (built for `company`). A refused report changes nothing. `NotFound` for an
+    /// unknown session.
+    async fn report_statuses(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        reports: &[StatusReport],
+        company: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<StatusReportOutcome>;
 
     /// Appends one message to a session that is not closed, and enqueues `events` (see
     /// [`WebhookStore::enqueue`]) in the same transaction. `NotFound` for an unknown

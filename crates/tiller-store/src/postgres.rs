@@ -2,6 +2,7 @@
 
 mod chat_records;
 mod conversations;
+mod messages;
 mod robots;
 mod webhooks;
 

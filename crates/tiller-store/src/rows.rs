@@ -91,7 +91,8 @@ mod webhooks;
 
 pub(crate) use conversations::{
     millis_or, retried_in, session_state, ChangedRow, ChatRecordRow, FactsRow, MessageRow,
-    NewMessageRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
+    NewMessageRow, ReportedRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
 };
 pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};
 pub(crate) use webhooks::{

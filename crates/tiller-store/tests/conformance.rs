@@ -27,6 +27,8 @@ macro_rules! on_every_backend {
 
 // A crate root resolves modules beside itself; a file directly in `tests/` would be a test
 // binary of its own.
+#[path = "conformance/channel_reports.rs"]
+mod channel_reports;
 #[path = "conformance/conversations.rs"]
 mod conversations;
 #[path = "conformance/robots.rs"]

@@ -50,12 +50,24 @@ fn messages_event(event: &str, company: &str, session: &Session, messages: &[Mes
 /// `message.status`.
 pub fn message_send_event(company: &str, session: &Session, messages: &[Message]) -> NewEvent {
     let mut event = messages_event(event_types::MESSAGE_SEND, company, session, messages);
-    event.on_outcome = Some(MessageStatusUpdate {
-        call_id: session.call_id.clone(),
-        msg_ids: messages.iter().map(|m| m.msg_id.clone()).collect(),
-        notify: Some(wrapper(event_types::MESSAGE_STATUS, company, session)),
-    });
+    let msg_ids = messages.iter().map(|m| m.msg_id.clone()).collect();
+    event.on_outcome = Some(message_status_update(company, session, msg_ids));
     event
+}
+
+/// The messages `msg_ids` of `session` whose status changes are reported as
+/// `message.status`, whoever reports them (a `message.send` delivery outcome, or the
+/// channel's own status report).
+pub fn message_status_update(
+    company: &str,
+    session: &Session,
+    msg_ids: Vec<String>,
+) -> MessageStatusUpdate {
+    MessageStatusUpdate {
+        call_id: session.call_id.clone(),
+        msg_ids,
+        notify: Some(wrapper(event_types::MESSAGE_STATUS, company, session)),
+    }
 }
 
 /// `message.receive`: what the user writes while the session waits for or is held by an

@@ -9,6 +9,8 @@
 //!   count as answered and are forwarded as `message.receive`), and to nobody else.
 //! - After any change a turn is due exactly while the robot answers and user messages
 //!   wait after `answered_seq`; it keeps the time it first became due.
+//! - Messages the channel reports as already handled ([`InboundMode::Record`]) are only
+//!   recorded: they count as answered and go to nobody.
 
 use chrono::{DateTime, Utc};
 
@@ -106,6 +108,27 @@ impl Opening {
     }
 }
 
+/// What an inbound call's user messages are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundMode {
+    /// To be answered (user send message): by the robot, whose turn becomes due, or on the
+    /// agent side, which hears of them as `message.receive`.
+    Answer,
+    /// Only to be recorded (用户发送的消息事件上报): the channel has handled them. They count
+    /// as answered, so no robot turn becomes due for them, and they are not forwarded, since
+    /// the integrator reporting them already has them. While the robot still has earlier
+    /// messages to answer (its turn is due), `answered_seq` cannot skip those, so the
+    /// recorded ones are read in that turn with them.
+    Record,
+}
+
+impl InboundMode {
+    /// Whether the new messages go to the agent side as `message.receive`.
+    pub fn forwards(self, answerer: Answerer) -> bool {
+        self == Self::Answer && answerer == Answerer::Agent
+    }
+}
+
 /// What new user messages change on their session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserMessagesPlan {
@@ -127,10 +150,11 @@ impl UserMessagesPlan {
 }
 
 /// The plan for a session whose new user messages end at `newest` (their last `seq`;
-/// `None` when every message was a retry already stored).
+/// `None` when every message was a retry already stored), given what they are for.
 pub fn plan_user_messages(
     facts: &SessionFacts,
     newest: Option<i64>,
+    mode: InboundMode,
     now: DateTime<Utc>,
 ) -> UserMessagesPlan {
     let unchanged = UserMessagesPlan {
@@ -141,17 +165,19 @@ pub fn plan_user_messages(
     let Some(newest) = newest else {
         return unchanged;
     };
-    match facts.answerer() {
-        Answerer::Robot => UserMessagesPlan {
+    let answered = UserMessagesPlan {
+        answered_seq: newest,
+        forward: mode.forwards(facts.answerer()),
+        ..unchanged
+    };
+    match (mode, facts.answerer()) {
+        (InboundMode::Answer, Answerer::Robot) => UserMessagesPlan {
             turn_due: facts.turn_due(true, now),
             ..unchanged
         },
-        Answerer::Agent => UserMessagesPlan {
-            answered_seq: newest,
-            forward: true,
-            ..unchanged
-        },
-        Answerer::Nobody => unchanged,
+        (InboundMode::Answer, Answerer::Nobody) => unchanged,
+        (InboundMode::Record, Answerer::Robot) if facts.turn_due.is_some() => unchanged,
+        (InboundMode::Answer, Answerer::Agent) | (InboundMode::Record, _) => answered,
     }
 }
 

@@ -14,6 +14,9 @@ fn at(ms: i64) -> DateTime<Utc> {
     from_millis(ms)
 }
 
+const ANSWER: InboundMode = InboundMode::Answer;
+const RECORD: InboundMode = InboundMode::Record;
+
 #[test]
 fn new_messages_go_to_the_robot_only_in_bot_with_a_robot() {
     use SessionState::*;
@@ -26,21 +29,21 @@ fn new_messages_go_to_the_robot_only_in_bot_with_a_robot() {
 
 #[test]
 fn a_robot_session_gets_a_due_turn_and_keeps_the_first_due_time() {
-    let fresh = plan_user_messages(&facts(SessionState::Bot, true), Some(9), at(2_000));
+    let fresh = plan_user_messages(&facts(SessionState::Bot, true), Some(9), ANSWER, at(2_000));
     assert_eq!(fresh.turn_due, Some(at(2_000)));
     assert_eq!(fresh.answered_seq, 4, "the robot has not answered yet");
     let waiting = SessionFacts {
         turn_due: Some(at(1_000)),
         ..facts(SessionState::Bot, true)
     };
-    let again = plan_user_messages(&waiting, Some(10), at(3_000));
+    let again = plan_user_messages(&waiting, Some(10), ANSWER, at(3_000));
     assert_eq!(again.turn_due, Some(at(1_000)));
 }
 
 #[test]
 fn the_agent_side_counts_new_messages_as_answered_and_forwards_them() {
     for state in [SessionState::PendingAgent, SessionState::Agent] {
-        let plan = plan_user_messages(&facts(state, true), Some(9), at(2_000));
+        let plan = plan_user_messages(&facts(state, true), Some(9), ANSWER, at(2_000));
         assert_eq!(plan.answered_seq, 9);
         assert_eq!(plan.turn_due, None);
         assert!(plan.forward);
@@ -49,12 +52,49 @@ fn the_agent_side_counts_new_messages_as_answered_and_forwards_them() {
 
 #[test]
 fn retries_and_robotless_sessions_change_nothing() {
-    let retry = plan_user_messages(&facts(SessionState::Agent, true), None, at(2_000));
+    let retry = plan_user_messages(&facts(SessionState::Agent, true), None, ANSWER, at(2_000));
     assert_eq!((retry.answered_seq, retry.turn_due), (4, None));
     assert!(!retry.forward);
-    let plain = plan_user_messages(&facts(SessionState::Bot, false), Some(9), at(2_000));
+    let plain = plan_user_messages(&facts(SessionState::Bot, false), Some(9), ANSWER, at(2_000));
     assert_eq!((plain.answered_seq, plain.turn_due), (4, None));
     assert!(!plain.forward);
+}
+
+#[test]
+fn recorded_messages_count_as_answered_and_go_to_nobody() {
+    use SessionState::*;
+    for (state, has_robot) in [
+        (Bot, true),
+        (Bot, false),
+        (PendingAgent, true),
+        (Agent, false),
+    ] {
+        let plan = plan_user_messages(&facts(state, has_robot), Some(9), RECORD, at(2_000));
+        assert_eq!(plan.answered_seq, 9, "{state:?}");
+        assert_eq!(plan.turn_due, None, "no turn becomes due in {state:?}");
+        assert!(!plan.forward, "the channel already has them ({state:?})");
+    }
+    assert!(!RECORD.forwards(Answerer::Agent) && ANSWER.forwards(Answerer::Agent));
+    assert!(!ANSWER.forwards(Answerer::Robot) && !ANSWER.forwards(Answerer::Nobody));
+    // A retry of recorded messages changes nothing either.
+    let retry = plan_user_messages(&facts(Bot, true), None, RECORD, at(2_000));
+    assert_eq!((retry.answered_seq, retry.turn_due), (4, None));
+}
+
+#[test]
+fn recorded_messages_never_skip_messages_the_robot_has_yet_to_answer() {
+    let waiting = SessionFacts {
+        turn_due: Some(at(1_000)),
+        ..facts(SessionState::Bot, true)
+    };
+    let plan = plan_user_messages(&waiting, Some(9), RECORD, at(2_000));
+    assert_eq!(plan.answered_seq, 4, "the waiting messages stay unanswered");
+    assert_eq!(
+        plan.turn_due,
+        Some(at(1_000)),
+        "the due turn keeps its time"
+    );
+    assert!(!plan.forward);
 }
 
 #[test]
@@ -144,7 +184,7 @@ fn only_forwarded_messages_become_a_message_receive_event() {
         extra: serde_json::Map::new(),
     };
     let new = [message];
-    let forwarded = plan_user_messages(&SessionFacts::from(&session), Some(9), at(1));
+    let forwarded = plan_user_messages(&SessionFacts::from(&session), Some(9), ANSWER, at(1));
     let events = forwarded.events("acme", &session, &new);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, "message.receive");
@@ -156,7 +196,7 @@ fn only_forwarded_messages_become_a_message_receive_event() {
         has_robot: true,
         ..SessionFacts::from(&session)
     };
-    assert!(plan_user_messages(&bot, Some(9), at(1))
+    assert!(plan_user_messages(&bot, Some(9), ANSWER, at(1))
         .events("acme", &session, &new)
         .is_empty());
 }

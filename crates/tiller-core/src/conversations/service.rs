@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::{
-    message_send_event, session_end_events, system_message, Answerer, CallId, ChatRecord,
-    ChatRecordQuery, Conclusion, EndReason, Inbound, MessageQuery, NewSession, Session,
-    SessionChange, SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage,
+    message_send_event, session_end_events, system_message, CallId, ChatRecord, ChatRecordQuery,
+    Conclusion, EndReason, Inbound, InboundMode, MessageQuery, NewSession, Session, SessionChange,
+    SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage,
 };
 use crate::{
     bus::{CommitBus, Committed},
@@ -51,7 +51,7 @@ pub enum ConversationError {
     Store(StoreError),
 }
 
-type Result<T> = std::result::Result<T, ConversationError>;
+pub(super) type Result<T> = std::result::Result<T, ConversationError>;
 
 /// An inbound user message before it is stored: its content and, when the integrator
 /// supplied them, its id (for idempotent retries) and time.
@@ -80,10 +80,10 @@ pub struct SessionRef {
 
 #[derive(Clone)]
 pub struct Conversations {
-    store: DynStore,
-    clock: SharedClock,
+    pub(super) store: DynStore,
+    pub(super) clock: SharedClock,
     /// Told after each commit that made a robot turn or deliveries due.
-    bus: Arc<CommitBus>,
+    pub(super) bus: Arc<CommitBus>,
 }
 
 impl Conversations {
@@ -113,16 +113,31 @@ impl Conversations {
         session: NewSession,
         messages: Vec<UserMessage>,
     ) -> Result<Inbound> {
-        if messages.is_empty() {
-            return Err(ConversationError::Invalid(
-                "messages must hold at least one message".into(),
-            ));
-        }
-        if messages.len() > MAX_INBOUND_MESSAGES {
-            return Err(ConversationError::Invalid(format!(
-                "messages may hold at most {MAX_INBOUND_MESSAGES} messages"
-            )));
-        }
+        self.inbound(tenant, session, messages, InboundMode::Answer)
+            .await
+    }
+
+    /// Records user messages the channel has handled itself (用户发送的消息事件上报): stored
+    /// like [`Self::receive`]'s (the session opened or reopened alike, retries idempotent by
+    /// `msg_id`), but answered by nobody and forwarded to nobody ([`InboundMode::Record`]).
+    pub async fn record_user_messages(
+        &self,
+        tenant: &Tenant,
+        session: NewSession,
+        messages: Vec<UserMessage>,
+    ) -> Result<Inbound> {
+        self.inbound(tenant, session, messages, InboundMode::Record)
+            .await
+    }
+
+    async fn inbound(
+        &self,
+        tenant: &Tenant,
+        session: NewSession,
+        messages: Vec<UserMessage>,
+        mode: InboundMode,
+    ) -> Result<Inbound> {
+        check_message_count(messages.len())?;
         let now = self.clock.now();
         let mut messages: Vec<Message> = messages
             .into_iter()
@@ -142,7 +157,15 @@ impl Conversations {
         let start = system_message(&SystemEventKind::Start, "", "", now);
         let inbound = self
             .store
-            .record_inbound(tenant.id, &session, &messages, &start, &tenant.company, now)
+            .record_inbound(
+                tenant.id,
+                &session,
+                &messages,
+                &start,
+                &tenant.company,
+                mode,
+                now,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => ConversationError::Invalid(format!(
@@ -152,7 +175,7 @@ impl Conversations {
                 other => store_error(other, &session.call_id),
             })?;
         if inbound.inserted > 0 {
-            let forwarded = SessionFacts::from(&inbound.session).answerer() == Answerer::Agent;
+            let forwarded = mode.forwards(SessionFacts::from(&inbound.session).answerer());
             self.committed(tenant.id, &inbound.session, forwarded);
         }
         Ok(inbound)
@@ -474,7 +497,22 @@ impl Conversations {
     }
 }
 
-fn store_error(e: StoreError, call_id: &CallId) -> ConversationError {
+/// One call carries 1 to [`MAX_INBOUND_MESSAGES`] messages.
+pub(super) fn check_message_count(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(ConversationError::Invalid(
+            "messages must hold at least one message".into(),
+        ));
+    }
+    if n > MAX_INBOUND_MESSAGES {
+        return Err(ConversationError::Invalid(format!(
+            "messages may hold at most {MAX_INBOUND_MESSAGES} messages"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn store_error(e: StoreError, call_id: &CallId) -> ConversationError {
     match e {
         StoreError::NotFound => ConversationError::SessionNotFound(call_id.clone()),
         StoreError::Rejected(why) => ConversationError::Rejected(why),

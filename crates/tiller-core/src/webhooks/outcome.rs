@@ -93,13 +93,21 @@ impl MessageStatusChange {
     }
 }
 
-/// The statuses a delivery outcome's `status` replaces; never backwards. `delivery` wins
-/// over `failed`, whatever order several endpoints finish in, and nothing replaces `read`.
+/// The statuses a message's new `status` replaces, whoever reports it (a delivery outcome
+/// or the channel's own report); never backwards. `delivery` wins over `failed`, whatever
+/// order several endpoints finish in; `read` replaces every other status, and nothing
+/// replaces `read`. The rule is transitive, so a run of reports about one message can be
+/// applied as one change from its first status to its last.
 pub fn replaced_statuses(status: MessageStatus) -> &'static [MessageStatus] {
     match status {
         MessageStatus::Delivery => &[MessageStatus::Sent, MessageStatus::Failed],
         MessageStatus::Failed => &[MessageStatus::Sent],
-        MessageStatus::Sent | MessageStatus::Read => &[],
+        MessageStatus::Read => &[
+            MessageStatus::Sent,
+            MessageStatus::Failed,
+            MessageStatus::Delivery,
+        ],
+        MessageStatus::Sent => &[],
     }
 }
 

@@ -5,6 +5,7 @@
     reason = "a test should fail loudly at the failing step"
 )]
 
+mod channel_reports;
 mod chat_records;
 mod cli;
 mod compat;

@@ -8,8 +8,9 @@ use tiller_core::{
     clock::to_millis,
     conversations::{
         plan_user_messages, require_closed, require_open, CallId, ChatRecord, ChatRecordQuery,
-        EndReason, Inbound, MessageQuery, NewSession, Opening, Session, SessionChange,
-        SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage, UserMessagesPlan,
+        EndReason, Inbound, InboundMode, MessageQuery, NewSession, Opening, Session, SessionChange,
+        SessionFacts, SessionQuery, SessionState, SortOrder, StatusReport, StatusReportOutcome,
+        StoredMessage, UserMessagesPlan,
     },
     messages::Message,
     store::ConversationStore,
@@ -17,7 +18,7 @@ use tiller_core::{
     StoreError, StoreResult, TenantId,
 };
 
-use super::{chat_records, webhooks::enqueue_events, PgStore};
+use super::{chat_records, messages, webhooks::enqueue_events, PgStore};
 use crate::{
     error::store_error,
     rows::{
@@ -27,14 +28,18 @@ use crate::{
     },
 };
 
-/// The session as stored.
-async fn session_row(
+/// The session; with `lock`, its row is locked until the transaction ends, so concurrent
+/// writers to one session take turns.
+pub(super) async fn session_row(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
+    lock: bool,
 ) -> StoreResult<Option<SessionRow>> {
-    let sql =
-        format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND call_id = $2");
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND call_id = $2{lock}"
+    );
     sqlx::query_as(&sql)
         .bind(t.0)
         .bind(call_id.as_str())
@@ -63,7 +68,7 @@ async fn locked_facts(
 }
 
 /// The stored session's state, locked; `NotFound` when there is none.
-async fn locked_state(
+pub(super) async fn locked_state(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
@@ -80,7 +85,7 @@ async fn locked_state(
 }
 
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
-async fn insert_message(
+pub(super) async fn insert_message(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
@@ -124,7 +129,7 @@ async fn insert_new_message(
         .try_into()
 }
 
-async fn message_by_id(
+pub(super) async fn message_by_id(
     conn: &mut PgConnection,
     t: TenantId,
     msg_id: &str,
@@ -140,7 +145,7 @@ async fn message_by_id(
 }
 
 /// Sets `updated_at` and returns the session as it now is.
-async fn touch(
+pub(super) async fn touch(
     conn: &mut PgConnection,
     t: TenantId,
     call_id: &CallId,
@@ -276,6 +281,7 @@ impl ConversationStore for PgStore {
         messages: &[Message],
         start: &Message,
         company: &str,
+        mode: InboundMode,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
         let call_id = &session.call_id;
@@ -298,7 +304,7 @@ impl ConversationStore for PgStore {
             };
             stored.push(row.try_into()?);
         }
-        let plan = plan_user_messages(&facts, newest, now);
+        let plan = plan_user_messages(&facts, newest, mode, now);
         let session = apply_user_messages_plan(&mut tx, t, call_id, &plan, now).await?;
         enqueue_events(&mut tx, t, &plan.events(company, &session, &new), now).await?;
         tx.commit().await.map_err(store_error)?;
@@ -327,9 +333,36 @@ impl ConversationStore for PgStore {
         Ok(stored)
     }
 
+    async fn record_channel_messages(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        messages: &[Message],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let stored = messages::record_sent(&mut tx, t, call_id, messages, now).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(stored)
+    }
+
+    async fn report_statuses(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        reports: &[StatusReport],
+        company: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<StatusReportOutcome> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let outcome = messages::report(&mut tx, t, call_id, reports, company, now).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(outcome)
+    }
+
     async fn session(&self, t: TenantId, call_id: &CallId) -> StoreResult<Session> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        session_row(&mut conn, t, call_id)
+        session_row(&mut conn, t, call_id, false)
             .await?
             .ok_or(StoreError::NotFound)?
             .try_into()
@@ -431,34 +464,7 @@ impl ConversationStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        session_row(&mut tx, t, call_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if msg_ids.is_some_and(<[String]>::is_empty) {
-            return Ok(0);
-        }
-        let mut qb =
-            QueryBuilder::<Postgres>::new("UPDATE messages SET status = 'read', updated_at = ");
-        qb.push_bind(to_millis(now))
-            .push(" WHERE tenant_id = ")
-            .push_bind(t.0)
-            .push(" AND call_id = ")
-            .push_bind(call_id.as_str())
-            .push(" AND sender_type = 'user' AND (status IS NULL OR status <> 'read')");
-        if let Some(ids) = msg_ids {
-            qb.push(" AND msg_id IN (");
-            let mut list = qb.separated(", ");
-            for id in ids {
-                list.push_bind(id.as_str());
-            }
-            qb.push(")");
-        }
-        let changed = qb
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
+        let changed = messages::mark(&mut tx, t, call_id, msg_ids, now).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(changed)
     }
@@ -503,7 +509,7 @@ impl ConversationStore for PgStore {
             .await
             .map_err(store_error)?;
         let Some(changed) = changed else {
-            session_row(&mut tx, t, call_id)
+            session_row(&mut tx, t, call_id, false)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             return Ok(None);

@@ -34,7 +34,7 @@ use crate::{
     },
 };
 
-pub(crate) use outbox::enqueue_events;
+pub(crate) use outbox::{enqueue_events, set_message_status};
 
 /// Which endpoints to load.
 #[derive(Debug, Clone, Copy)]

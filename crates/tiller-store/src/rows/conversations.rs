@@ -7,7 +7,8 @@
 use tiller_core::{
     clock::{from_millis, to_millis},
     conversations::{
-        CallId, ChatRecord, ChatUser, EndReason, Session, SessionFacts, SessionState, StoredMessage,
+        CallId, ChatRecord, ChatUser, EndReason, ReportedMessage, Session, SessionFacts,
+        SessionState, StoredMessage,
     },
     messages::{Message, MessageStatus},
     StoreError, StoreResult, TenantId,
@@ -267,6 +268,39 @@ impl TryFrom<ChatRecordRow> for ChatRecord {
         Ok(ChatRecord {
             session: r.session.try_into()?,
             message: r.message.try_into()?,
+        })
+    }
+}
+
+/// What a status report reads of each message it names.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ReportedRow {
+    pub msg_id: String,
+    pub sender_type: String,
+    pub status: Option<String>,
+}
+
+impl SqliteRow for ReportedRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            msg_id: r.get("msg_id")?,
+            sender_type: r.get("sender_type")?,
+            status: r.get("status")?,
+        })
+    }
+}
+
+impl TryFrom<ReportedRow> for ReportedMessage {
+    type Error = StoreError;
+
+    fn try_from(r: ReportedRow) -> StoreResult<Self> {
+        let raw = serde_json::Value::String(r.sender_type);
+        let sender_type = serde_json::from_value(raw.clone())
+            .map_err(|_| corrupt(format!("message sender_type {raw}")))?;
+        Ok(ReportedMessage {
+            msg_id: r.msg_id,
+            sender_type,
+            status: r.status.as_deref().map(status).transpose()?,
         })
     }
 }

@@ -2,13 +2,14 @@
 //! (`writer.rs`), so a read-then-write inside it cannot interleave with another writer.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, params_from_iter, types::Value, Connection};
+use rusqlite::{params, Connection};
 use tiller_core::{
     clock::{from_millis, to_millis},
     conversations::{
         plan_user_messages, require_closed, require_open, CallId, ChatRecord, ChatRecordQuery,
-        EndReason, Inbound, MessageQuery, NewSession, Opening, Session, SessionChange,
-        SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage, UserMessagesPlan,
+        EndReason, Inbound, InboundMode, MessageQuery, NewSession, Opening, Session, SessionChange,
+        SessionFacts, SessionQuery, SessionState, SortOrder, StatusReport, StatusReportOutcome,
+        StoredMessage, UserMessagesPlan,
     },
     messages::Message,
     store::ConversationStore,
@@ -17,8 +18,8 @@ use tiller_core::{
 };
 
 use super::{
-    chat_records,
-    statements::{all, execute, one, optional, placeholders, Query},
+    chat_records, messages,
+    statements::{all, execute, one, optional, Query},
     webhooks::enqueue_events,
     SqliteStore,
 };
@@ -27,7 +28,7 @@ use crate::rows::{
     NewMessageRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
 };
 
-fn session_row(
+pub(super) fn session_row(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
@@ -48,7 +49,11 @@ fn session_facts(
 }
 
 /// The stored session's state; `NotFound` when there is none.
-fn state_of(conn: &Connection, t: TenantId, call_id: &CallId) -> StoreResult<SessionState> {
+pub(super) fn state_of(
+    conn: &Connection,
+    t: TenantId,
+    call_id: &CallId,
+) -> StoreResult<SessionState> {
     let raw: Option<String> = optional(
         conn,
         "SELECT state FROM sessions WHERE tenant_id = ? AND call_id = ?",
@@ -60,7 +65,7 @@ fn state_of(conn: &Connection, t: TenantId, call_id: &CallId) -> StoreResult<Ses
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
 /// The stored message is the one given plus its `seq`: reading the row back would parse its
 /// JSON body again on the writer thread, which every write waits for.
-fn insert_message(
+pub(super) fn insert_message(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
@@ -111,13 +116,17 @@ fn insert_new_message(
         .ok_or_else(|| StoreError::Conflict("msg_id".into()))
 }
 
-fn message_by_id(conn: &Connection, t: TenantId, msg_id: &str) -> StoreResult<MessageRow> {
+pub(super) fn message_by_id(
+    conn: &Connection,
+    t: TenantId,
+    msg_id: &str,
+) -> StoreResult<MessageRow> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND msg_id = ?");
     one(conn, &sql, params![t.0, msg_id])
 }
 
 /// Sets `updated_at` and returns the session as it now is.
-fn touch(
+pub(super) fn touch(
     conn: &Connection,
     t: TenantId,
     call_id: &CallId,
@@ -249,6 +258,10 @@ fn apply_user_messages_plan(
 
 /// `record_inbound` on the writer thread: core decides the opening and where the new
 /// messages go; this writes what it decided.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the port's inputs (see `ConversationStore::record_inbound`) plus the connection"
+)]
 fn record(
     conn: &Connection,
     t: TenantId,
@@ -256,6 +269,7 @@ fn record(
     messages: &[Message],
     start: &Message,
     company: &str,
+    mode: InboundMode,
     now: DateTime<Utc>,
 ) -> StoreResult<Inbound> {
     let call_id = &session.call_id;
@@ -277,7 +291,7 @@ fn record(
         };
         stored.push(message);
     }
-    let plan = plan_user_messages(&facts, newest, now);
+    let plan = plan_user_messages(&facts, newest, mode, now);
     let session = apply_user_messages_plan(conn, t, call_id, &plan, now)?;
     enqueue_events(conn, t, &plan.events(company, &session, &new), now)?;
     Ok(Inbound {
@@ -350,33 +364,6 @@ fn apply_change(
     row.try_into().map(Some)
 }
 
-/// `mark_read` on the writer thread.
-fn mark(
-    conn: &Connection,
-    t: TenantId,
-    call_id: &CallId,
-    msg_ids: Option<&[String]>,
-    now: DateTime<Utc>,
-) -> StoreResult<u64> {
-    session_row(conn, t, call_id)?.ok_or(StoreError::NotFound)?;
-    if msg_ids.is_some_and(<[String]>::is_empty) {
-        return Ok(0);
-    }
-    let mut sql = "UPDATE messages SET status = 'read', updated_at = ? WHERE tenant_id = ? \
-         AND call_id = ? AND sender_type = 'user' AND (status IS NULL OR status <> 'read')"
-        .to_owned();
-    let mut values = vec![
-        Value::from(to_millis(now)),
-        Value::from(t.0),
-        Value::from(call_id.as_str().to_owned()),
-    ];
-    if let Some(ids) = msg_ids {
-        sql = format!("{sql} AND msg_id IN ({})", placeholders(ids.len()));
-        values.extend(ids.iter().cloned().map(Value::from));
-    }
-    execute(conn, &sql, params_from_iter(values))
-}
-
 #[async_trait::async_trait]
 impl ConversationStore for SqliteStore {
     async fn record_inbound(
@@ -386,12 +373,40 @@ impl ConversationStore for SqliteStore {
         messages: &[Message],
         start: &Message,
         company: &str,
+        mode: InboundMode,
         now: DateTime<Utc>,
     ) -> StoreResult<Inbound> {
         let (session, messages, start) = (session.clone(), messages.to_vec(), start.clone());
         let company = company.to_owned();
         self.writer
-            .run(move |tx| record(tx, t, &session, &messages, &start, &company, now))
+            .run(move |tx| record(tx, t, &session, &messages, &start, &company, mode, now))
+            .await
+    }
+
+    async fn record_channel_messages(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        messages: &[Message],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        let (call_id, messages) = (call_id.clone(), messages.to_vec());
+        self.writer
+            .run(move |tx| messages::record_sent(tx, t, &call_id, &messages, now))
+            .await
+    }
+
+    async fn report_statuses(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        reports: &[StatusReport],
+        company: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<StatusReportOutcome> {
+        let (call_id, reports, company) = (call_id.clone(), reports.to_vec(), company.to_owned());
+        self.writer
+            .run(move |tx| messages::report(tx, t, &call_id, &reports, &company, now))
             .await
     }
 
@@ -520,7 +535,7 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<u64> {
         let (call_id, msg_ids) = (call_id.clone(), msg_ids.map(<[String]>::to_vec));
         self.writer
-            .run(move |tx| mark(tx, t, &call_id, msg_ids.as_deref(), now))
+            .run(move |tx| messages::mark(tx, t, &call_id, msg_ids.as_deref(), now))
             .await
     }
 

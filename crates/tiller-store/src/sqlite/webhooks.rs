@@ -33,7 +33,7 @@ use crate::rows::{
     event_types_column, with_secrets, EndpointRow, SecretLifeRow, SecretRow, ENDPOINT_COLUMNS,
 };
 
-pub(crate) use outbox::enqueue_events;
+pub(crate) use outbox::{enqueue_events, set_message_status};
 
 /// Which endpoints to load.
 #[derive(Debug, Clone, Copy)]

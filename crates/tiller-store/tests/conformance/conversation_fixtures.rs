@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tiller_core::{
     conversations::{
-        system_message, CallId, ChatRecordQuery, ChatUser, EndReason, Inbound, MessageQuery,
-        NewSession, Session, SessionChange, SessionQuery, SessionState, SortOrder, StoredMessage,
+        system_message, CallId, ChatRecordQuery, ChatUser, EndReason, Inbound, InboundMode,
+        MessageQuery, NewSession, Session, SessionChange, SessionQuery, SessionState, SortOrder,
+        StoredMessage,
     },
     messages::{Content, Message, SystemEventKind},
     store::DynStore,
@@ -17,6 +18,9 @@ use tiller_core::{
     Clock, StoreError, StoreResult, TenantId,
 };
 use tiller_testkit::ManualClock;
+
+/// The user-send-message mode, which most stories use.
+pub const ANSWER: InboundMode = InboundMode::Answer;
 
 /// One tenant's view of the store, at the time of the story's clock.
 #[derive(Clone)]
@@ -52,9 +56,18 @@ impl Scope {
     }
 
     pub async fn inbound_messages(&self, new: &NewSession, messages: &[Message]) -> Inbound {
+        self.inbound_as(new, messages, ANSWER).await
+    }
+
+    pub async fn inbound_as(
+        &self,
+        new: &NewSession,
+        messages: &[Message],
+        mode: InboundMode,
+    ) -> Inbound {
         let start = system_message(&SystemEventKind::Start, "", "", self.now());
         self.store
-            .record_inbound(self.id, new, messages, &start, "acme", self.now())
+            .record_inbound(self.id, new, messages, &start, "acme", mode, self.now())
             .await
             .unwrap()
     }

@@ -11,7 +11,9 @@ use tiller_core::{
 use tiller_testkit::ManualClock;
 
 use super::{open, TestDatabase};
-use fixtures::{call, conflict, ids, message, not_found, rejected, session, user, whatsapp, Scope};
+use fixtures::{
+    call, conflict, ids, message, not_found, rejected, session, user, whatsapp, Scope, ANSWER,
+};
 
 #[path = "conversation_fixtures.rs"]
 pub(crate) mod fixtures;
@@ -105,7 +107,15 @@ async fn inbound_story(store: DynStore) {
     let start = system_message(&SystemEventKind::Start, "", "", a.now());
     let messages = [user("m9", a.now()), user("m1", a.now())];
     let elsewhere = store
-        .record_inbound(a.id, &whatsapp("c2"), &messages, &start, "acme", a.now())
+        .record_inbound(
+            a.id,
+            &whatsapp("c2"),
+            &messages,
+            &start,
+            "acme",
+            ANSWER,
+            a.now(),
+        )
         .await;
     conflict(elsewhere);
     not_found(&store.session(a.id, &call("c2")).await);

@@ -15,7 +15,7 @@ use tiller_core::{
 use tiller_testkit::ManualClock;
 
 use super::{
-    conversations::fixtures::{call, message, whatsapp, Scope},
+    conversations::fixtures::{call, message, whatsapp, Scope, ANSWER},
     open, TestDatabase,
 };
 
@@ -125,6 +125,7 @@ async fn robots_story(store: DynStore) {
             &[message("b2", "user", b.now())],
             &start,
             "acme",
+            ANSWER,
             b.now(),
         )
         .await;
@@ -322,7 +323,15 @@ async fn forward_story(store: DynStore) {
         message("m3", "user", a.now()),
     ];
     let got = store
-        .record_inbound(a.id, &whatsapp("c1"), &messages, &start, "acme", a.now())
+        .record_inbound(
+            a.id,
+            &whatsapp("c1"),
+            &messages,
+            &start,
+            "acme",
+            ANSWER,
+            a.now(),
+        )
         .await
         .unwrap();
     assert_eq!(got.session.state, SessionState::PendingAgent);
@@ -349,7 +358,15 @@ async fn forward_story(store: DynStore) {
     assert_eq!(ids, ["m2", "m3"]);
     // A retried message is not forwarded twice.
     store
-        .record_inbound(a.id, &whatsapp("c1"), &messages, &start, "acme", a.now())
+        .record_inbound(
+            a.id,
+            &whatsapp("c1"),
+            &messages,
+            &start,
+            "acme",
+            ANSWER,
+            a.now(),
+        )
         .await
         .unwrap();
     assert_eq!(store.list_events(a.id, &q).await.unwrap().len(), 2);

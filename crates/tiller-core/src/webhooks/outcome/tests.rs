@@ -175,11 +175,22 @@ fn statuses_never_go_backwards() {
     use MessageStatus::{Delivery, Failed, Read, Sent};
     assert_eq!(replaced_statuses(Delivery), [Sent, Failed]);
     assert_eq!(replaced_statuses(Failed), [Sent]);
-    for status in [Sent, Delivery, Read, Failed] {
+    assert_eq!(replaced_statuses(Read), [Sent, Failed, Delivery]);
+    let all = [Sent, Delivery, Read, Failed];
+    for status in all {
         assert!(!replaced_statuses(status).contains(&Read), "{status:?}");
         assert!(!replaced_statuses(status).contains(&status), "{status:?}");
     }
-    assert!(replaced_statuses(Sent).is_empty() && replaced_statuses(Read).is_empty());
+    assert!(replaced_statuses(Sent).is_empty());
+    // Transitive: a → b → c means a → c, so a run of moves collapses into one.
+    for (a, b, c) in all
+        .iter()
+        .flat_map(|a| all.iter().flat_map(move |b| all.map(|c| (*a, *b, c))))
+    {
+        if replaced_statuses(b).contains(&a) && replaced_statuses(c).contains(&b) {
+            assert!(replaced_statuses(c).contains(&a), "{a:?} → {b:?} → {c:?}");
+        }
+    }
 }
 
 #[test]

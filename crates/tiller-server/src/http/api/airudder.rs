@@ -2,9 +2,11 @@
 
 mod auth;
 mod channel_messages;
+mod channel_reports;
 mod company;
 mod files;
 mod messages;
+mod report_wire;
 mod robots;
 mod sessions;
 mod wire;
@@ -22,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(company::routes())
         .merge(channel_messages::routes())
+        .merge(channel_reports::routes())
         .merge(messages::routes())
         .merge(sessions::routes())
         .merge(robots::routes())

@@ -247,8 +247,8 @@ async fn apply_finish(
 }
 
 /// Moves the change's messages that are in one of its `replaces` statuses to its status;
-/// how many moved.
-async fn set_message_status(
+/// how many moved. Shared by delivery outcomes and the channel's status reports.
+pub(crate) async fn set_message_status(
     conn: &mut PgConnection,
     t: TenantId,
     change: &MessageStatusChange,

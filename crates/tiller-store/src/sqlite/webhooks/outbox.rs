@@ -219,8 +219,8 @@ fn apply_finish(conn: &Connection, plan: &FinishPlan, now: DateTime<Utc>) -> Sto
 }
 
 /// Moves the change's messages that are in one of its `replaces` statuses to its status;
-/// how many moved.
-fn set_message_status(
+/// how many moved. Shared by delivery outcomes and the channel's status reports.
+pub(crate) fn set_message_status(
     conn: &Connection,
     t: TenantId,
     change: &MessageStatusChange,

@@ -82,7 +82,8 @@ pub fn user_message(mut item: Value, index: usize) -> Result<UserMessage, ApiErr
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserMessagesIn {
     pub call_id: String,
-    /// Defaults to the path's channel; when given it must name the same channel.
+    /// Defaults to the path's channel; when given it must name the same channel. Required
+    /// where no path names one (`/api/v1/channel/user/message/report`).
     #[serde(default)]
     pub channel: Option<String>,
     pub channel_id: String,
