@@ -22,9 +22,8 @@ use super::{chat_records, messages, webhooks::enqueue_events, PgStore};
 use crate::{
     error::store_error,
     rows::{
-        millis_or, retried_in, robot_key, session_state, ChangedRow, FactsRow, MessageRow,
-        NewMessageRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS,
-        SESSION_COLUMNS,
+        millis_or, retried_in, robot_key, session_state, FactsRow, MessageRow, NewMessageRow,
+        SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
     },
 };
 
@@ -491,9 +490,9 @@ impl ConversationStore for PgStore {
              robot_state = COALESCE($5, robot_state), answered_seq = COALESCE($6, answered_seq), \
              updated_at = $3, state_version = state_version + 1{release} \
              WHERE tenant_id = $8 AND call_id = $9 AND state_version = $10{leased} \
-             RETURNING {CHANGED_COLUMNS}"
+             RETURNING {FACTS_COLUMNS}"
         );
-        let changed: Option<ChangedRow> = sqlx::query_as(&sql)
+        let changed: Option<FactsRow> = sqlx::query_as(&sql)
             .bind(change.state.as_str())
             .bind(change.end_reason.map(EndReason::as_str))
             .bind(to_millis(now))
@@ -514,21 +513,18 @@ impl ConversationStore for PgStore {
                 .ok_or(StoreError::NotFound)?;
             return Ok(None);
         };
-        let facts = SessionFacts::try_from(changed.facts)?;
+        let facts = SessionFacts::try_from(changed)?;
         for m in &change.messages {
             insert_new_message(&mut tx, t, call_id, m, now).await?;
         }
         enqueue_events(&mut tx, t, &change.events, now).await?;
+        let waiting = messages::user_messages_wait(&mut tx, t, call_id, facts.answered_seq).await?;
         let sql = format!(
             "UPDATE sessions SET turn_due = $1 WHERE tenant_id = $2 AND call_id = $3 \
              RETURNING {SESSION_COLUMNS}"
         );
         let row: SessionRow = sqlx::query_as(&sql)
-            .bind(
-                facts
-                    .turn_due(changed.user_messages_wait, now)
-                    .map(to_millis),
-            )
+            .bind(facts.turn_due(waiting, now).map(to_millis))
             .bind(t.0)
             .bind(call_id.as_str())
             .fetch_one(&mut *tx)

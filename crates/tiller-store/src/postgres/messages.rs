@@ -126,3 +126,24 @@ async fn reported(
     .map_err(store_error)?;
     rows.into_iter().map(ReportedMessage::try_from).collect()
 }
+
+/// Whether user messages wait after `answered_seq`. Its own statement, run once the
+/// session's row is locked: a subquery of the locking `UPDATE` would read the snapshot the
+/// statement started with and miss a user message committed while it waited for the lock.
+pub(super) async fn user_messages_wait(
+    conn: &mut PgConnection,
+    t: TenantId,
+    call_id: &CallId,
+    answered_seq: i64,
+) -> StoreResult<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND call_id = $2 \
+         AND seq > $3 AND sender_type = 'user')",
+    )
+    .bind(t.0)
+    .bind(call_id.as_str())
+    .bind(answered_seq)
+    .fetch_one(conn)
+    .await
+    .map_err(store_error)
+}

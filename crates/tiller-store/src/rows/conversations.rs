@@ -112,7 +112,8 @@ impl TryFrom<FactsRow> for SessionFacts {
 
 /// [`FACTS_COLUMNS`] after a change, with whether user messages wait after the (new)
 /// `answered_seq`: what core needs to say whether a turn is due again, in the statement
-/// that applies the change.
+/// that applies the change. SQLite only: its one writer means no other write can commit
+/// between the statement's start and its lock (PostgreSQL asks in a statement of its own).
 pub(crate) const CHANGED_COLUMNS: &str = "sessions.state, \
      sessions.robot_id IS NOT NULL AS has_robot, sessions.turn_due, sessions.answered_seq, \
      EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = sessions.tenant_id \
