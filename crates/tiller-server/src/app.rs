@@ -26,7 +26,7 @@ use crate::{
     },
     metrics::Metrics,
     outbound::{AddressGuard, OutboundClient},
-    state::AppState,
+    state::{AppState, Services},
     workers::{OutboxWorker, RobotWorker, TurnSpawner},
 };
 
@@ -112,7 +112,7 @@ impl App {
             cfg.clone(),
             metrics.clone(),
         )?);
-        let state = AppState {
+        let state = AppState::new(Services {
             tenants: Tenants::new(Arc::new(store.clone()), clock.clone()),
             tokens,
             credentials: Arc::new(store.clone()),
@@ -125,7 +125,7 @@ impl App {
             files,
             credential_cache,
             webhooks,
-        };
+        });
         Ok(App {
             listener,
             limits,

@@ -17,8 +17,26 @@ use tiller_core::{
 
 use crate::{config::Config, http::auth::CredentialCache, metrics::Metrics};
 
+/// Cheap to clone: axum clones the state for every extractor of every request, so it is
+/// one `Arc` (one counter to bump) rather than a struct of services each holding several.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub clock: SharedClock,
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
