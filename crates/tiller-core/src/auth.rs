@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     tenant::{Tenant, TenantStore},
-    Clock, SharedClock, StoreError, StoreResult, TenantId,
+    Clock, Entity, SharedClock, StoreError, StoreResult, TenantId,
 };
 
 /// Storage port of API tokens.
@@ -59,7 +59,8 @@ impl<S: TenantStore + TokenStore + ?Sized> AuthStore for S {}
 
 /// Who holds a presented credential: the narrow port the auth extractors ask (behind the
 /// server's credential cache), so checking a caller reaches nothing else of the store.
-/// Every [`AuthStore`] serves it; `NotFound` means no tenant holds the credential.
+/// Every [`AuthStore`] serves it; `NotFound(Tenant)` (`NotFound(Token)` for a token) means
+/// no tenant holds the credential.
 #[async_trait::async_trait]
 pub trait Credentials: Send + Sync {
     async fn by_sign_key(&self, sign_key: &str) -> StoreResult<Tenant>;
@@ -155,7 +156,7 @@ pub async fn issue_token<S: TenantStore + TokenStore + ?Sized>(
 ) -> Result<ApiToken, AuthError> {
     let tenant = match store.tenant_by_app_key(app_key).await {
         Ok(t) => t,
-        Err(StoreError::NotFound) => return Err(AuthError::BadCredentials),
+        Err(StoreError::NotFound(Entity::Tenant)) => return Err(AuthError::BadCredentials),
         Err(e) => return Err(AuthError::Store(e)),
     };
     if !tenant.app_secret_matches(app_secret) {

@@ -19,6 +19,6 @@ pub mod tenant;
 pub mod webhooks;
 
 pub use clock::{Clock, SharedClock, SystemClock};
-pub use error::{StoreError, StoreResult};
+pub use error::{Entity, StoreError, StoreResult, Unique};
 pub use ids::TenantId;
 pub use secret::Secret;

@@ -37,7 +37,7 @@ pub trait ConversationStore: Send + Sync {
     /// Where the new messages go is core's decision ([`crate::conversations::Opening`],
     /// [`crate::conversations::plan_user_messages`] for `mode`), taken on the session's
     /// facts inside the transaction; the events it plans (built for `company`) are enqueued
-    /// with them. `NotFound` when the named robot does not exist.
+    /// with them. `NotFound(Robot)` when the named robot does not exist.
     #[expect(
         clippy::too_many_arguments,
         reason = "one transaction's inputs; a struct of them would be built only to be taken apart"
@@ -56,8 +56,8 @@ pub trait ConversationStore: Send + Sync {
     /// Appends messages the channel sent on its own to a session that is not closed,
     /// enqueueing nothing. A message whose `msg_id` is already stored in this session is
     /// not written again: the stored one is returned in its place (idempotent retries).
-    /// `NotFound` for an unknown session, `Rejected` for a closed one, `Conflict("msg_id")`
-    /// for an id used by another session of the tenant.
+    /// `NotFound(Session)` for an unknown session, `Rejected` for a closed one,
+    /// `Conflict(MessageMsgId)` for an id used by another session of the tenant.
     async fn record_channel_messages(
         &self,
         t: TenantId,
@@ -70,8 +70,8 @@ pub trait ConversationStore: Send + Sync {
     /// (locked until the transaction ends), asks core for the plan
     /// ([`crate::conversations::plan_status_reports`]) and applies it, each change from the
     /// statuses it replaces only, with the `message.status` callbacks it plans for what
-    /// moved (built for `company`). A refused report changes nothing. `NotFound` for an
-    /// unknown session.
+    /// moved (built for `company`). A refused report changes nothing. `NotFound(Session)`
+    /// for an unknown session.
     async fn report_statuses(
         &self,
         t: TenantId,
@@ -82,8 +82,9 @@ pub trait ConversationStore: Send + Sync {
     ) -> StoreResult<StatusReportOutcome>;
 
     /// Appends one message to a session that is not closed, and enqueues `events` (see
-    /// [`WebhookStore::enqueue`]) in the same transaction. `NotFound` for an unknown
-    /// session, `Rejected` for a closed one, `Conflict("msg_id")` for a reused id.
+    /// [`WebhookStore::enqueue`]) in the same transaction. `NotFound(Session)` for an
+    /// unknown session, `Rejected` for a closed one, `Conflict(MessageMsgId)` for a reused
+    /// id.
     async fn append_message(
         &self,
         t: TenantId,
@@ -98,13 +99,13 @@ pub trait ConversationStore: Send + Sync {
     /// Most recently started first, `q.size` at most, after the `q.after_call_id` cursor.
     async fn list_sessions(&self, t: TenantId, q: &SessionQuery) -> StoreResult<Vec<Session>>;
 
-    /// One session's messages in `q.order`, after the `q.after_msg_id` cursor. `NotFound`
-    /// when the cursor names no message of that session.
+    /// One session's messages in `q.order`, after the `q.after_msg_id` cursor.
+    /// `NotFound(Message)` when the cursor names no message of that session.
     async fn list_messages(&self, t: TenantId, q: &MessageQuery)
         -> StoreResult<Vec<StoredMessage>>;
 
     /// Sets `read` on the session's user messages (those named, or all); returns how many
-    /// changed. `NotFound` for an unknown session.
+    /// changed. `NotFound(Session)` for an unknown session.
     async fn mark_read(
         &self,
         t: TenantId,
@@ -115,7 +116,7 @@ pub trait ConversationStore: Send + Sync {
 
     /// Applies `change` if the session is still at `change.expected_version` (and holds
     /// `change.turn_lease`, when given): `Ok(None)` when it is not, so the caller reads the
-    /// session again and decides anew. `NotFound` for an unknown session.
+    /// session again and decides anew. `NotFound(Session)` for an unknown session.
     async fn apply_session_change(
         &self,
         t: TenantId,
@@ -260,10 +261,11 @@ pub trait WebhookStore: Send + Sync {
 
     /// Newest first.
     async fn list_events(&self, t: TenantId, q: &EventQuery) -> StoreResult<Vec<EventSummary>>;
-    /// The event's attempts, oldest first. `NotFound` for an unknown event.
+    /// The event's attempts, oldest first. `NotFound(Event)` for an unknown event.
     async fn attempts(&self, t: TenantId, event_id: &str) -> StoreResult<Vec<AttemptRecord>>;
     /// Sends the event again to its endpoints: every delivery is pending from `now` with
-    /// its attempts reset. Returns the deliveries reset; `NotFound` for an unknown event.
+    /// its attempts reset. Returns the deliveries reset; `NotFound(Event)` for an
+    /// unknown event.
     async fn replay_event(
         &self,
         t: TenantId,

@@ -10,12 +10,12 @@ use rand::{distributions::Alphanumeric, Rng};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{ids::TenantId, Secret, SharedClock, StoreError, StoreResult};
+use crate::{ids::TenantId, Secret, SharedClock, StoreError, StoreResult, Unique};
 
 /// Storage port of tenants; lookups by credential key are how a request finds its tenant.
 #[async_trait::async_trait]
 pub trait TenantStore: Send + Sync {
-    /// Fails with `Conflict` when the company code is taken.
+    /// Fails with `Conflict(TenantCompany)` when the company code is taken.
     async fn insert_tenant(&self, new: &NewTenant, now: DateTime<Utc>) -> StoreResult<Tenant>;
     async fn tenant(&self, id: TenantId) -> StoreResult<Tenant>;
     async fn tenant_by_app_key(&self, app_key: &str) -> StoreResult<Tenant>;
@@ -131,7 +131,7 @@ impl Tenants {
         self.store.list_tenants().await
     }
 
-    /// `NotFound` for an unknown id.
+    /// `NotFound(Tenant)` for an unknown id.
     pub async fn get(&self, id: TenantId) -> StoreResult<Tenant> {
         self.store.tenant(id).await
     }
@@ -152,13 +152,13 @@ pub async fn create_tenant<S: TenantStore + ?Sized>(
     let base = new.company.clone();
     for attempt in 1..=MAX_CODE_TRIES {
         match store.insert_tenant(&new, now).await {
-            Err(StoreError::Conflict(what)) if what == "company" => {
+            Err(StoreError::Conflict(Unique::TenantCompany)) => {
                 new.company = company_code_candidate(&base, attempt + 1);
             }
             other => return Ok((other?, issued)),
         }
     }
-    Err(StoreError::Conflict("company".to_owned()).into())
+    Err(StoreError::Conflict(Unique::TenantCompany).into())
 }
 
 /// How many codes are tried before giving up: the numbered ones and ten random suffixes.

@@ -1,7 +1,7 @@
 //! Mapping from the drivers' errors (sqlx, and rusqlite on the SQLite writer thread) to
 //! the port's `StoreError`, in one place.
 
-use tiller_core::StoreError;
+use tiller_core::{Entity, StoreError, Unique};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -35,17 +35,117 @@ pub enum ConnectError {
     Open(#[source] StoreError),
 }
 
+/// A sqlx error as the port's: `Conflict` for a violation of a constraint in
+/// [`UNIQUES`], `Unavailable` for a pool or connection failure.
+///
+/// A missing row (`RowNotFound`, from `fetch_one`) names no entity, so it is not
+/// `NotFound` here: a statement that may find nothing says what it looks up with
+/// [`not_found`] (or `fetch_optional`). One reaching this is a statement expected to
+/// return a row that did not, a bug: `Other`, logged.
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(conflicting_column(db.message(), db.constraint()))
+            match unique_of(db.constraint(), db.message()) {
+                Some(u) => StoreError::Conflict(u),
+                None => StoreError::Other(Box::new(UnmappedUnique(
+                    Bounded::text(format!(
+                        "{} ({})",
+                        db.message(),
+                        db.constraint().unwrap_or("no constraint name")
+                    ))
+                    .0,
+                ))),
+            }
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(Box::new(e))
         }
         other => StoreError::Other(Box::new(Bounded::of(&other))),
     }
+}
+
+/// [`store_error`] for a statement whose missing row is `entity` not found:
+/// `.fetch_one(…).await.map_err(not_found(Entity::Session))`.
+pub(crate) fn not_found(entity: Entity) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound(entity),
+        other => store_error(other),
+    }
+}
+
+/// Every uniqueness rule a write can break, as each dialect names it: the [`Unique`], the
+/// PostgreSQL constraint (or unique index) name, and the `table.column` list SQLite's
+/// message ends with (`UNIQUE constraint failed: tenants.company`). The names are the
+/// migrations' (PostgreSQL's default `<table>_<column>_key` unless a `CONSTRAINT` names
+/// it). Other constraints (identity primary keys, the retired `api_tokens`) cannot be
+/// hit by the stores' writes; a violation of one is a bug and stays `Other`.
+const UNIQUES: &[(Unique, &str, &str)] = &[
+    (
+        Unique::TenantCompany,
+        "tenants_company_key",
+        "tenants.company",
+    ),
+    (
+        Unique::TenantAppKey,
+        "tenants_app_key_key",
+        "tenants.app_key",
+    ),
+    (
+        Unique::TenantSignKey,
+        "tenants_sign_key_key",
+        "tenants.sign_key",
+    ),
+    (
+        Unique::TenantAccessKey,
+        "tenants_access_key_key",
+        "tenants.access_key",
+    ),
+    (
+        Unique::TokenHash,
+        "api_token_hashes_pkey",
+        "api_token_hashes.token_hash",
+    ),
+    (
+        Unique::MessageMsgId,
+        "messages_msg_id_key",
+        "messages.tenant_id, messages.msg_id",
+    ),
+    (
+        Unique::EndpointId,
+        "webhook_endpoints_id_key",
+        "webhook_endpoints.id",
+    ),
+    (
+        Unique::EventId,
+        "events_event_id_key",
+        "webhook_events.event_id",
+    ),
+    (
+        Unique::RobotDefault,
+        "robots_tenant_default",
+        "robots.tenant_id",
+    ),
+];
+
+/// A unique violation of a constraint [`UNIQUES`] does not name: a write the table does
+/// not know can collide, a bug to fix there (or in the write), never a client's conflict.
+#[derive(Debug, thiserror::Error)]
+#[error("violation of a unique constraint missing from the UNIQUES table: {0}")]
+pub(crate) struct UnmappedUnique(String);
+
+/// What SQLite's message of a unique violation starts with, before the columns.
+const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";
+
+/// The rule a unique violation broke: by PostgreSQL's constraint name when the driver
+/// gives one, else by the columns of SQLite's message. `None` for one not in [`UNIQUES`].
+fn unique_of(constraint: Option<&str>, message: &str) -> Option<Unique> {
+    let row = if let Some(name) = constraint {
+        UNIQUES.iter().find(|(_, pg, _)| *pg == name)
+    } else {
+        let columns = message.strip_prefix(SQLITE_UNIQUE_PREFIX)?;
+        UNIQUES.iter().find(|(_, _, sqlite)| *sqlite == columns)
+    };
+    row.map(|(u, _, _)| *u)
 }
 
 /// Most characters of a driver's error text kept for the log.
@@ -87,10 +187,12 @@ impl Bounded {
 }
 
 /// What a rusqlite error means to the port, decided the way [`store_error`] decides for
-/// sqlx: the same `Conflict` column names, `Unavailable` for a busy or failing database.
+/// sqlx: the same [`UNIQUES`] table, `Unavailable` for a busy or failing database. A
+/// missing row (`QueryReturnedNoRows`) is `Other`, as `RowNotFound` is: statements that
+/// may find nothing use `optional` and name the entity (`statements::found`).
 enum Kind {
-    NotFound,
-    Conflict(String),
+    Conflict(Unique),
+    UnmappedUnique,
     Unavailable,
     Other,
 }
@@ -98,15 +200,14 @@ enum Kind {
 fn kind(e: &rusqlite::Error) -> Kind {
     use rusqlite::ffi::{ErrorCode, SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
     match e {
-        rusqlite::Error::QueryReturnedNoRows => Kind::NotFound,
         rusqlite::Error::SqliteFailure(f, message)
             if f.extended_code == SQLITE_CONSTRAINT_UNIQUE
                 || f.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY =>
         {
-            Kind::Conflict(conflicting_column(
-                message.as_deref().unwrap_or_default(),
-                None,
-            ))
+            match unique_of(None, message.as_deref().unwrap_or_default()) {
+                Some(u) => Kind::Conflict(u),
+                None => Kind::UnmappedUnique,
+            }
         }
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(
@@ -130,8 +231,10 @@ fn kind(e: &rusqlite::Error) -> Kind {
 )]
 pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
     match kind(&e) {
-        Kind::NotFound => StoreError::NotFound,
-        Kind::Conflict(column) => StoreError::Conflict(column),
+        Kind::Conflict(u) => StoreError::Conflict(u),
+        Kind::UnmappedUnique => {
+            StoreError::Other(Box::new(UnmappedUnique(Bounded::of_sqlite(&e).0)))
+        }
         Kind::Unavailable => StoreError::Unavailable(Box::new(Bounded::of_sqlite(&e))),
         Kind::Other => StoreError::Other(Box::new(Bounded::of_sqlite(&e))),
     }
@@ -142,10 +245,9 @@ pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
 pub(crate) fn sqlite_error_ref(e: &rusqlite::Error) -> StoreError {
     let shared = || Box::new(GroupFailed(Bounded::of_sqlite(e).0));
     match kind(e) {
-        Kind::NotFound => StoreError::NotFound,
-        Kind::Conflict(column) => StoreError::Conflict(column),
+        Kind::Conflict(u) => StoreError::Conflict(u),
+        Kind::UnmappedUnique | Kind::Other => StoreError::Other(shared()),
         Kind::Unavailable => StoreError::Unavailable(shared()),
-        Kind::Other => StoreError::Other(shared()),
     }
 }
 
@@ -172,65 +274,5 @@ pub(crate) fn json_error(e: serde_json::Error) -> StoreError {
     StoreError::Other(Box::new(e))
 }
 
-/// Names the column of a unique violation: SQLite says `UNIQUE constraint failed:
-/// tenants.company`, Postgres names the constraint `tenants_company_key`.
-fn conflicting_column(message: &str, constraint: Option<&str>) -> String {
-    if let Some(c) = constraint {
-        let trimmed = c.strip_suffix("_key").unwrap_or(c);
-        return trimmed
-            .split_once('_')
-            .map_or(trimmed, |(_, col)| col)
-            .to_owned();
-    }
-    message
-        .rsplit_once('.')
-        .map_or(message, |(_, col)| col)
-        .to_owned()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::{conflicting_column, sqlite_error};
-
-    /// What a log line with `error = ?e` and its `source()` chain shows.
-    fn log_text(e: &tiller_core::StoreError) -> String {
-        let mut out = format!("{e:?}");
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            out.push_str(" / ");
-            out.push_str(&s.to_string());
-            source = s.source();
-        }
-        out
-    }
-
-    #[test]
-    fn logged_errors_carry_no_statement_text() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let placeholders = vec!["?"; 40_000].join(",");
-        let sql = format!("SELECT 1 WHERE 1 IN ({placeholders})");
-        let e = conn.prepare(&sql).map(|_| ()).unwrap_err();
-        let logged = log_text(&sqlite_error(e));
-        assert!(logged.len() < 600, "{} bytes: {logged:.200}", logged.len());
-        assert!(!logged.contains("?,?"), "{logged}");
-        let e = conn.prepare("SELEC nonsense").map(|_| ()).unwrap_err();
-        let logged = log_text(&sqlite_error(e));
-        assert!(logged.contains("syntax error"), "{logged}");
-    }
-
-    #[test]
-    fn names_the_column_on_both_dialects() {
-        assert_eq!(
-            conflicting_column("UNIQUE constraint failed: tenants.company", None),
-            "company"
-        );
-        assert_eq!(
-            conflicting_column("duplicate key", Some("tenants_company_key")),
-            "company"
-        );
-        assert_eq!(
-            conflicting_column("duplicate key", Some("tenants_app_key_key")),
-            "app_key"
-        );
-    }
-}
+mod tests;

@@ -18,11 +18,11 @@ use tiller_core::{
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store},
     tenant::{NewTenant, Tenant, TenantStore},
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use crate::{
-    error::{store_error, ConnectError},
+    error::{not_found, store_error, ConnectError},
     rows::{TenantRow, TENANT_COLUMNS},
     ConnectOptions,
 };
@@ -58,7 +58,7 @@ impl PgStore {
             .bind(value)
             .fetch_one(&self.pool)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Tenant))?;
         Ok(row.into())
     }
 }
@@ -123,7 +123,7 @@ impl TenantStore for PgStore {
             .bind(id.0)
             .fetch_one(&self.pool)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Tenant))?;
         Ok(row.into())
     }
 
@@ -165,7 +165,7 @@ impl TokenStore for PgStore {
             .bind(t.0)
             .fetch_one(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Tenant))?;
         let valid: Option<(String, String)> = sqlx::query_as(
             "SELECT token_hash, nonce FROM api_token_hashes WHERE tenant_id = $1 AND expires_at > $2 \
              ORDER BY expires_at DESC LIMIT 1",
@@ -226,7 +226,7 @@ impl TokenStore for PgStore {
         .bind(to_millis(now))
         .fetch_one(&self.pool)
         .await
-        .map_err(store_error)?;
+        .map_err(not_found(Entity::Token))?;
         Ok(TenantId(id))
     }
 }

@@ -27,12 +27,12 @@ use tiller_core::{
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store},
     tenant::{NewTenant, Tenant, TenantStore},
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use self::{
     reader::Readers,
-    statements::{all, execute, one, optional},
+    statements::{all, execute, found, one, optional},
     writer::Writer,
 };
 use crate::{
@@ -98,7 +98,9 @@ impl SqliteStore {
 
     fn tenant_where(&self, column: &str, value: impl rusqlite::ToSql) -> StoreResult<Tenant> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE {column} = ?");
-        let row: TenantRow = self.readers.read(|c| one(c, &sql, params![value]))?;
+        let row: TenantRow = self
+            .readers
+            .read(|c| found(c, &sql, params![value], Entity::Tenant))?;
         Ok(row.into())
     }
 }
@@ -221,10 +223,11 @@ impl TokenStore for SqliteStore {
 
     async fn token_owner(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TenantId> {
         let id: i64 = self.readers.read(|c| {
-            one(
+            found(
                 c,
                 "SELECT tenant_id FROM api_token_hashes WHERE token_hash = ? AND expires_at > ?",
                 params![token_hash, to_millis(now)],
+                Entity::Token,
             )
         })?;
         Ok(TenantId(id))

@@ -7,7 +7,9 @@
 //! fresh PostgreSQL database whenever `TILLER_TEST_PG_URL` is set (CI always sets it).
 
 use chrono::Duration;
-use tiller_core::{auth::TokenRecord, store::DynStore, tenant::NewTenant, Clock, StoreError};
+use tiller_core::{
+    auth::TokenRecord, store::DynStore, tenant::NewTenant, Clock, Entity, StoreError, Unique,
+};
 use tiller_store::{connect, testing::TestDatabase, ConnectOptions};
 use tiller_testkit::ManualClock;
 
@@ -75,16 +77,16 @@ async fn tenant_story(store: DynStore) {
     );
     assert!(matches!(
         store.tenant_by_app_key("nope").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Tenant))
     ));
     assert!(matches!(
         store.tenant(tiller_core::TenantId(9_999)).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Tenant))
     ));
 
     let (dup, _) = NewTenant::generate("acme lending").unwrap();
     match store.insert_tenant(&dup, clock.now()).await {
-        Err(StoreError::Conflict(column)) => assert_eq!(column, "company"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Unique::TenantCompany),
         other => panic!("expected a company conflict, got {other:?}"),
     }
 
@@ -134,7 +136,7 @@ async fn token_story(store: DynStore) {
     assert_eq!(again.expires_at, clock.now() + ttl);
     assert!(matches!(
         store.token_owner("h-2", clock.now()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Token))
     ));
     clock.advance(Duration::hours(2));
     assert_eq!(store.token_owner("h-1", clock.now()).await.unwrap(), a.id);
@@ -151,7 +153,7 @@ async fn token_story(store: DynStore) {
     clock.advance(Duration::hours(23));
     assert!(matches!(
         store.token_owner("h-1", clock.now()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Token))
     ));
     let fresh = store
         .issue_token(a.id, &rec("3"), clock.now(), clock.now() + ttl)
@@ -160,7 +162,7 @@ async fn token_story(store: DynStore) {
     assert_eq!(fresh.nonce, "n-3");
     assert!(matches!(
         store.token_owner("unknown", clock.now()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Token))
     ));
 }
 

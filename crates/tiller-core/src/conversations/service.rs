@@ -19,7 +19,7 @@ use crate::{
     },
     store::DynStore,
     tenant::Tenant,
-    SharedClock, StoreError, TenantId,
+    Entity, SharedClock, StoreError, TenantId, Unique,
 };
 
 /// Longest text an agent may send (spec §3.6).
@@ -168,7 +168,7 @@ impl Conversations {
             )
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => ConversationError::Invalid(format!(
+                StoreError::NotFound(Entity::Robot) => ConversationError::Invalid(format!(
                     "robot_id {} names no robot of this tenant",
                     session.robot_id.as_deref().unwrap_or_default()
                 )),
@@ -201,7 +201,7 @@ impl Conversations {
         };
         let recent: Vec<Message> = match self.store.list_messages(t, &q).await {
             Ok(page) => page.into_iter().map(|m| m.message).collect(),
-            Err(StoreError::NotFound) => Vec::new(),
+            Err(StoreError::NotFound(_)) => Vec::new(),
             Err(other) => return Err(ConversationError::Store(other)),
         };
         for m in messages.iter_mut().filter(|m| m.reply.is_none()) {
@@ -296,7 +296,7 @@ impl Conversations {
 
     pub async fn sessions(&self, t: TenantId, q: &SessionQuery) -> Result<Vec<Session>> {
         self.store.list_sessions(t, q).await.map_err(|e| match e {
-            StoreError::NotFound => {
+            StoreError::NotFound(Entity::Session) => {
                 ConversationError::Invalid("last_call_id names no session".into())
             }
             other => ConversationError::Store(other),
@@ -334,7 +334,7 @@ impl Conversations {
                 self.session(t, &q.call_id).await?;
                 Ok(empty)
             }
-            Err(StoreError::NotFound) => {
+            Err(StoreError::NotFound(Entity::Message)) => {
                 self.session(t, &q.call_id).await?;
                 Err(ConversationError::Invalid(
                     "last_msg_id names no message of this session".into(),
@@ -514,9 +514,11 @@ pub(super) fn check_message_count(n: usize) -> Result<()> {
 
 pub(super) fn store_error(e: StoreError, call_id: &CallId) -> ConversationError {
     match e {
-        StoreError::NotFound => ConversationError::SessionNotFound(call_id.clone()),
+        StoreError::NotFound(Entity::Session) => {
+            ConversationError::SessionNotFound(call_id.clone())
+        }
         StoreError::Rejected(why) => ConversationError::Rejected(why),
-        StoreError::Conflict(what) if what == "msg_id" => ConversationError::DuplicateMsgId,
+        StoreError::Conflict(Unique::MessageMsgId) => ConversationError::DuplicateMsgId,
         other => ConversationError::Store(other),
     }
 }

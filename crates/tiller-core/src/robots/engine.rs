@@ -31,7 +31,7 @@ use crate::{
     messages::{Content, Message, MessageStatus, SenderType, SystemEventKind},
     store::DynStore,
     tenant::Tenant,
-    SharedClock, StoreError, TenantId,
+    Entity, SharedClock, StoreError, TenantId,
 };
 
 /// How often a turn is recomputed when the session changed under it.
@@ -143,7 +143,7 @@ impl RobotEngine {
             return Ok(hit.clone());
         }
         let robot = self.store.robot(t, robot_id).await.map_err(|e| match e {
-            StoreError::NotFound => RobotError::NotFound(robot_id.to_owned()),
+            StoreError::NotFound(Entity::Robot) => RobotError::NotFound(robot_id.to_owned()),
             other => RobotError::Store(other),
         })?;
         let definition = Definition::parse(&robot.definition).map_err(RobotError::Invalid)?;

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     bus::{CommitBus, Committed},
     store::DynStore,
-    Secret, SharedClock, StoreError, TenantId,
+    Entity, Secret, SharedClock, StoreError, TenantId,
 };
 
 /// Which addresses deliveries may reach: the outbound guard, asked when an endpoint is
@@ -41,7 +41,7 @@ pub enum WebhookError {
 /// An unknown event, said as such (the `From` impl says endpoint).
 fn no_event(e: StoreError) -> WebhookError {
     match e {
-        StoreError::NotFound => WebhookError::NoEvent,
+        StoreError::NotFound(Entity::Event) => WebhookError::NoEvent,
         other => WebhookError::Store(other),
     }
 }
@@ -49,7 +49,7 @@ fn no_event(e: StoreError) -> WebhookError {
 impl From<StoreError> for WebhookError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => WebhookError::NoEndpoint,
+            StoreError::NotFound(Entity::Endpoint) => WebhookError::NoEndpoint,
             other => WebhookError::Store(other),
         }
     }

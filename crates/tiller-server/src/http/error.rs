@@ -142,7 +142,8 @@ impl From<StoreError> for ApiError {
     #[track_caller]
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => Self::not_found("not found"),
+            // The entity stays out of the message: clients have always read "not found".
+            StoreError::NotFound(_) => Self::not_found("not found"),
             StoreError::Conflict(what) => {
                 Self::new(ErrorKind::Conflict, format!("{what} already exists"))
             }
@@ -323,17 +324,27 @@ pub async fn wrong_method(req: Request) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use tiller_core::{Entity, Unique};
+
     use super::*;
 
     #[test]
     fn store_errors_map_to_kinds() {
         assert_eq!(
-            ApiError::from(StoreError::NotFound).kind(),
+            ApiError::from(StoreError::NotFound(Entity::Session)).kind(),
             ErrorKind::NotFound
         );
         assert_eq!(
-            ApiError::from(StoreError::Conflict("company".into())).kind(),
+            ApiError::from(StoreError::NotFound(Entity::Session)).message,
+            "not found"
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Conflict(Unique::TenantCompany)).kind(),
             ErrorKind::Conflict
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Conflict(Unique::MessageMsgId)).message,
+            "msg_id already exists"
         );
         let other = StoreError::Other("boom".into());
         let e = ApiError::from(other);

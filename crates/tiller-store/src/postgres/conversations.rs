@@ -15,12 +15,12 @@ use tiller_core::{
     messages::Message,
     store::ConversationStore,
     webhooks::NewEvent,
-    StoreError, StoreResult, TenantId,
+    Entity, StoreError, StoreResult, TenantId, Unique,
 };
 
 use super::{chat_records, messages, webhooks::enqueue_events, PgStore};
 use crate::{
-    error::store_error,
+    error::{not_found, store_error},
     rows::{
         millis_or, retried_in, robot_key, session_state, FactsRow, MessageRow, NewMessageRow,
         SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
@@ -80,7 +80,7 @@ pub(super) async fn locked_state(
     .fetch_optional(conn)
     .await
     .map_err(store_error)?;
-    session_state(&raw.ok_or(StoreError::NotFound)?)
+    session_state(&raw.ok_or(StoreError::NotFound(Entity::Session))?)
 }
 
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
@@ -114,7 +114,7 @@ pub(super) async fn insert_message(
         .map_err(store_error)
 }
 
-/// Inserts a message that must be new: `Conflict("msg_id")` when the id is taken.
+/// Inserts a message that must be new: `Conflict(MessageMsgId)` when the id is taken.
 async fn insert_new_message(
     conn: &mut PgConnection,
     t: TenantId,
@@ -124,7 +124,7 @@ async fn insert_new_message(
 ) -> StoreResult<StoredMessage> {
     insert_message(conn, t, call_id, message, now)
         .await?
-        .ok_or_else(|| StoreError::Conflict("msg_id".into()))?
+        .ok_or(StoreError::Conflict(Unique::MessageMsgId))?
         .try_into()
 }
 
@@ -140,7 +140,7 @@ pub(super) async fn message_by_id(
         .bind(msg_id)
         .fetch_one(conn)
         .await
-        .map_err(store_error)
+        .map_err(not_found(Entity::Message))
 }
 
 /// Sets `updated_at` and returns the session as it now is.
@@ -160,7 +160,7 @@ pub(super) async fn touch(
         .bind(call_id.as_str())
         .fetch_one(conn)
         .await
-        .map_err(store_error)?;
+        .map_err(not_found(Entity::Session))?;
     row.try_into()
 }
 
@@ -189,7 +189,7 @@ async fn open_session(
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(store_error)?
-                .ok_or(StoreError::NotFound)?,
+                .ok_or(StoreError::NotFound(Entity::Robot))?,
         ),
         None => None,
     };
@@ -219,7 +219,7 @@ async fn open_session(
     }
     let facts = locked_facts(&mut *conn, t, &new.call_id)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Session))?;
     let opening = Opening::of(Some(facts.state));
     if opening != Opening::Reopen {
         return Ok((opening, facts));
@@ -243,7 +243,7 @@ async fn open_session(
     .bind(Opening::STATE.as_str())
     .fetch_one(conn)
     .await
-    .map_err(store_error)?;
+    .map_err(not_found(Entity::Session))?;
     Ok((opening, SessionFacts::opened(has_robot, answered_seq)))
 }
 
@@ -267,7 +267,7 @@ async fn apply_user_messages_plan(
         .bind(call_id.as_str())
         .fetch_one(conn)
         .await
-        .map_err(store_error)?;
+        .map_err(not_found(Entity::Session))?;
     row.try_into()
 }
 
@@ -363,7 +363,7 @@ impl ConversationStore for PgStore {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         session_row(&mut conn, t, call_id, false)
             .await?
-            .ok_or(StoreError::NotFound)?
+            .ok_or(StoreError::NotFound(Entity::Session))?
             .try_into()
     }
 
@@ -380,7 +380,7 @@ impl ConversationStore for PgStore {
             .bind(after.as_str())
             .fetch_one(&self.pool)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Session))?;
             qb.push(" AND (started_at, call_id) < (")
                 .push_bind(started_at)
                 .push(", ")
@@ -431,7 +431,7 @@ impl ConversationStore for PgStore {
                 .bind(msg_id)
                 .fetch_one(&self.pool)
                 .await
-                .map_err(store_error)?,
+                .map_err(not_found(Entity::Message))?,
             ),
         };
         // Both shapes walk the (tenant_id, call_id, seq) index from the cursor.
@@ -510,7 +510,7 @@ impl ConversationStore for PgStore {
         let Some(changed) = changed else {
             session_row(&mut tx, t, call_id, false)
                 .await?
-                .ok_or(StoreError::NotFound)?;
+                .ok_or(StoreError::NotFound(Entity::Session))?;
             return Ok(None);
         };
         let facts = SessionFacts::try_from(changed)?;
@@ -529,7 +529,7 @@ impl ConversationStore for PgStore {
             .bind(call_id.as_str())
             .fetch_one(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Session))?;
         tx.commit().await.map_err(store_error)?;
         Ok(Some(row.try_into()?))
     }
@@ -568,7 +568,7 @@ impl ConversationStore for PgStore {
             .bind(call_id.as_str())
             .fetch_one(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Session))?;
         tx.commit().await.map_err(store_error)?;
         row.try_into()
     }

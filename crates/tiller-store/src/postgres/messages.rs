@@ -11,7 +11,7 @@ use tiller_core::{
         StatusReportOutcome, StoredMessage,
     },
     messages::Message,
-    StoreError, StoreResult, TenantId,
+    Entity, StoreError, StoreResult, TenantId,
 };
 
 use super::{
@@ -55,7 +55,7 @@ pub(super) async fn mark(
 ) -> StoreResult<u64> {
     session_row(&mut *conn, t, call_id, false)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Session))?;
     if msg_ids.is_some_and(<[String]>::is_empty) {
         return Ok(0);
     }
@@ -92,7 +92,7 @@ pub(super) async fn report(
 ) -> StoreResult<StatusReportOutcome> {
     let session: Session = session_row(&mut *conn, t, call_id, true)
         .await?
-        .ok_or(StoreError::NotFound)?
+        .ok_or(StoreError::NotFound(Entity::Session))?
         .try_into()?;
     let found = reported(&mut *conn, t, call_id, reports).await?;
     let plan = match plan_status_reports(company, &session, &found, reports) {

@@ -7,12 +7,12 @@ use tiller_core::{
     conversations::{CallId, Session, StoredMessage},
     robots::{NewRobot, Robot},
     store::RobotStore,
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use super::PgStore;
 use crate::{
-    error::store_error,
+    error::{not_found, store_error},
     rows::{
         robot_key, MessageRow, RobotRow, SessionRow, MESSAGE_COLUMNS, ROBOT_COLUMNS,
         SESSION_COLUMNS,
@@ -67,7 +67,7 @@ impl RobotStore for PgStore {
             .bind(robot_key(robot_id)?)
             .fetch_one(&self.pool)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Robot))?;
         row.try_into()
     }
 

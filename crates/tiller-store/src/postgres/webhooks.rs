@@ -23,12 +23,12 @@ use tiller_core::{
         EndpointHealth, EndpointPatch, EventQuery, EventRecord, EventSummary, NewEndpoint,
         NewEvent, OutboxStats, Outcome, SecretLife,
     },
-    Secret, StoreError, StoreResult, TenantId,
+    Entity, Secret, StoreError, StoreResult, TenantId,
 };
 
 use super::PgStore;
 use crate::{
-    error::store_error,
+    error::{not_found, store_error},
     rows::{
         event_types_column, with_secrets, EndpointRow, SecretLifeRow, SecretRow, ENDPOINT_COLUMNS,
     },
@@ -115,7 +115,7 @@ async fn load_endpoint(
     load_endpoints(conn, Which::One(t, id), at)
         .await?
         .pop()
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Entity::Endpoint))
 }
 
 async fn insert_secret(
@@ -195,7 +195,7 @@ impl WebhookStore for PgStore {
             .bind(id)
             .fetch_one(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(not_found(Entity::Endpoint))?;
         let plan = plan_endpoint_update(&row.into_endpoint(Vec::new())?, patch, now);
         sqlx::query(
             "UPDATE webhook_endpoints SET url = $1, event_types = $2, enabled = $3, \
@@ -237,7 +237,7 @@ impl WebhookStore for PgStore {
         .bind(id)
         .fetch_one(&mut *tx)
         .await
-        .map_err(store_error)?;
+        .map_err(not_found(Entity::Endpoint))?;
         let secrets: Vec<SecretLifeRow> = sqlx::query_as(
             "SELECT seq, expires_at FROM webhook_secrets WHERE endpoint_id = $1 ORDER BY seq",
         )

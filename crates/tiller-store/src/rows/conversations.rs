@@ -11,7 +11,7 @@ use tiller_core::{
         SessionState, StoredMessage,
     },
     messages::{Message, MessageStatus},
-    StoreError, StoreResult, TenantId,
+    StoreError, StoreResult, TenantId, Unique,
 };
 
 use super::SqliteRow;
@@ -240,7 +240,7 @@ pub(crate) fn retried_in(row: MessageRow, call_id: &CallId) -> StoreResult<Messa
     if row.msg_call_id == call_id.as_str() {
         Ok(row)
     } else {
-        Err(StoreError::Conflict("msg_id".into()))
+        Err(StoreError::Conflict(Unique::MessageMsgId))
     }
 }
 

@@ -3,7 +3,7 @@
 use tiller_core::{
     clock::from_millis,
     robots::{Robot, RobotKind},
-    StoreError, StoreResult, TenantId,
+    Entity, StoreError, StoreResult, TenantId,
 };
 
 use super::SqliteRow;
@@ -57,8 +57,10 @@ impl TryFrom<RobotRow> for Robot {
     }
 }
 
-/// The row key of a `robot_id` (a numeric string); `NotFound` for anything else, since no
-/// robot can have it.
+/// The row key of a `robot_id` (a numeric string); `NotFound(Robot)` for anything else,
+/// since no robot can have it.
 pub(crate) fn robot_key(robot_id: &str) -> StoreResult<i64> {
-    robot_id.parse().map_err(|_| StoreError::NotFound)
+    robot_id
+        .parse()
+        .map_err(|_| StoreError::NotFound(Entity::Robot))
 }

@@ -2,7 +2,7 @@
 //! (`writer.rs`), so a read-then-write inside it cannot interleave with another writer.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Params};
 use tiller_core::{
     clock::{from_millis, to_millis},
     conversations::{
@@ -14,12 +14,12 @@ use tiller_core::{
     messages::Message,
     store::ConversationStore,
     webhooks::NewEvent,
-    StoreError, StoreResult, TenantId,
+    Entity, StoreError, StoreResult, TenantId, Unique,
 };
 
 use super::{
     chat_records, messages,
-    statements::{all, execute, one, optional, Query},
+    statements::{all, execute, found, one, optional, Query},
     webhooks::enqueue_events,
     SqliteStore,
 };
@@ -59,7 +59,7 @@ pub(super) fn state_of(
         "SELECT state FROM sessions WHERE tenant_id = ? AND call_id = ?",
         params![t.0, call_id.as_str()],
     )?;
-    session_state(&raw.ok_or(StoreError::NotFound)?)
+    session_state(&raw.ok_or(StoreError::NotFound(Entity::Session))?)
 }
 
 /// Inserts the message unless its `msg_id` is already stored for the tenant (`None`).
@@ -104,7 +104,7 @@ pub(super) fn insert_message(
     }))
 }
 
-/// Inserts a message that must be new: `Conflict("msg_id")` when the id is taken.
+/// Inserts a message that must be new: `Conflict(MessageMsgId)` when the id is taken.
 fn insert_new_message(
     conn: &Connection,
     t: TenantId,
@@ -113,7 +113,7 @@ fn insert_new_message(
     now: DateTime<Utc>,
 ) -> StoreResult<StoredMessage> {
     insert_message(conn, t, call_id, message, now)?
-        .ok_or_else(|| StoreError::Conflict("msg_id".into()))
+        .ok_or(StoreError::Conflict(Unique::MessageMsgId))
 }
 
 pub(super) fn message_by_id(
@@ -122,7 +122,7 @@ pub(super) fn message_by_id(
     msg_id: &str,
 ) -> StoreResult<MessageRow> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND msg_id = ?");
-    one(conn, &sql, params![t.0, msg_id])
+    found(conn, &sql, params![t.0, msg_id], Entity::Message)
 }
 
 /// Sets `updated_at` and returns the session as it now is.
@@ -136,8 +136,12 @@ pub(super) fn touch(
         "UPDATE sessions SET updated_at = ? WHERE tenant_id = ? AND call_id = ? \
          RETURNING {SESSION_COLUMNS}"
     );
-    let row: SessionRow = one(conn, &sql, params![to_millis(now), t.0, call_id.as_str()])?;
-    row.try_into()
+    returned_session(conn, &sql, params![to_millis(now), t.0, call_id.as_str()])
+}
+
+/// The session row an `UPDATE … RETURNING {SESSION_COLUMNS}` changed.
+fn returned_session(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<Session> {
+    found::<SessionRow>(conn, sql, params, Entity::Session)?.try_into()
 }
 
 /// The robot a new or reopened session gets: the one named (which must exist), else the
@@ -156,7 +160,7 @@ fn session_robot(conn: &Connection, t: TenantId, named: Option<&str>) -> StoreRe
         )?,
     };
     match (named, found) {
-        (Some(_), None) => Err(StoreError::NotFound),
+        (Some(_), None) => Err(StoreError::NotFound(Entity::Robot)),
         (_, found) => Ok(found),
     }
 }
@@ -242,7 +246,7 @@ fn apply_user_messages_plan(
         "UPDATE sessions SET updated_at = ?, turn_due = ?, answered_seq = ? \
          WHERE tenant_id = ? AND call_id = ? RETURNING {SESSION_COLUMNS}"
     );
-    let row: SessionRow = one(
+    returned_session(
         conn,
         &sql,
         params![
@@ -252,8 +256,7 @@ fn apply_user_messages_plan(
             t.0,
             call_id.as_str()
         ],
-    )?;
-    row.try_into()
+    )
 }
 
 /// `record_inbound` on the writer thread: core decides the opening and where the new
@@ -360,8 +363,7 @@ fn apply_change(
     let due = facts
         .turn_due(changed.user_messages_wait, now)
         .map(to_millis);
-    let row: SessionRow = one(conn, &sql, params![due, t.0, call_id.as_str()])?;
-    row.try_into().map(Some)
+    returned_session(conn, &sql, params![due, t.0, call_id.as_str()]).map(Some)
 }
 
 #[async_trait::async_trait]
@@ -433,7 +435,7 @@ impl ConversationStore for SqliteStore {
     async fn session(&self, t: TenantId, call_id: &CallId) -> StoreResult<Session> {
         self.readers
             .read(|c| session_row(c, t, call_id))?
-            .ok_or(StoreError::NotFound)?
+            .ok_or(StoreError::NotFound(Entity::Session))?
             .try_into()
     }
 
@@ -449,10 +451,11 @@ impl ConversationStore for SqliteStore {
                 ));
                 query.bind(t.0);
                 if let Some(after) = &q.after_call_id {
-                    let started_at: i64 = one(
+                    let started_at: i64 = found(
                         c,
                         "SELECT started_at FROM sessions WHERE tenant_id = ? AND call_id = ?",
                         params![t.0, after.as_str()],
+                        Entity::Session,
                     )?;
                     query
                         .push(" AND (started_at, call_id) < (")
@@ -496,10 +499,11 @@ impl ConversationStore for SqliteStore {
         let rows: Vec<MessageRow> = self.readers.read(|c| {
             let cursor: Option<i64> = match &q.after_msg_id {
                 None => None,
-                Some(msg_id) => Some(one(
+                Some(msg_id) => Some(found(
                     c,
                     "SELECT seq FROM messages WHERE tenant_id = ? AND call_id = ? AND msg_id = ?",
                     params![t.0, q.call_id.as_str(), msg_id],
+                    Entity::Message,
                 )?),
             };
             // Both shapes walk the (tenant_id, call_id, seq) index from the cursor.
@@ -577,9 +581,7 @@ impl ConversationStore for SqliteStore {
                 let sql = format!(
                     "UPDATE sessions SET report = ?, updated_at = ? WHERE tenant_id = ?                      AND call_id = ? RETURNING {SESSION_COLUMNS}"
                 );
-                let row: SessionRow =
-                    one(tx, &sql, params![report, to_millis(now), t.0, call_id.as_str()])?;
-                row.try_into()
+                returned_session(tx, &sql, params![report, to_millis(now), t.0, call_id.as_str()])
             })
             .await
     }

@@ -11,7 +11,7 @@ use tiller_core::{
         StatusReportOutcome, StoredMessage,
     },
     messages::Message,
-    StoreError, StoreResult, TenantId,
+    Entity, StoreError, StoreResult, TenantId,
 };
 
 use super::{
@@ -50,7 +50,7 @@ pub(super) fn mark(
     msg_ids: Option<&[String]>,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    session_row(conn, t, call_id)?.ok_or(StoreError::NotFound)?;
+    session_row(conn, t, call_id)?.ok_or(StoreError::NotFound(Entity::Session))?;
     if msg_ids.is_some_and(<[String]>::is_empty) {
         return Ok(0);
     }
@@ -81,7 +81,7 @@ pub(super) fn report(
     now: DateTime<Utc>,
 ) -> StoreResult<StatusReportOutcome> {
     let session: Session = session_row(conn, t, call_id)?
-        .ok_or(StoreError::NotFound)?
+        .ok_or(StoreError::NotFound(Entity::Session))?
         .try_into()?;
     let found = reported(conn, t, call_id, reports)?;
     let plan = match plan_status_reports(company, &session, &found, reports) {

@@ -7,11 +7,11 @@ use tiller_core::{
     conversations::{CallId, Session, StoredMessage},
     robots::{NewRobot, Robot},
     store::RobotStore,
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use super::{
-    statements::{all, execute, one, optional},
+    statements::{all, execute, found, one, optional},
     SqliteStore,
 };
 use crate::rows::{
@@ -67,7 +67,9 @@ impl RobotStore for SqliteStore {
     async fn robot(&self, t: TenantId, robot_id: &str) -> StoreResult<Robot> {
         let sql = format!("SELECT {ROBOT_COLUMNS} FROM robots WHERE tenant_id = ? AND id = ?");
         let key = robot_key(robot_id)?;
-        let row: RobotRow = self.readers.read(|c| one(c, &sql, params![t.0, key]))?;
+        let row: RobotRow = self
+            .readers
+            .read(|c| found(c, &sql, params![t.0, key], Entity::Robot))?;
         row.try_into()
     }
 

@@ -2,11 +2,12 @@
 //! read by column name, and [`Query`] for SQL whose filters are optional.
 
 use rusqlite::{params_from_iter, types::Value, Connection, OptionalExtension, Params};
-use tiller_core::StoreResult;
+use tiller_core::{Entity, StoreError, StoreResult};
 
 use crate::{error::sqlite_error, rows::SqliteRow};
 
-/// The one row `sql` returns; `NotFound` when none.
+/// The one row of a statement that always returns one (an aggregate, `INSERT …
+/// RETURNING`). None is a bug, `Other`: a statement that may find nothing is [`found`].
 pub(crate) fn one<T: SqliteRow>(
     conn: &Connection,
     sql: &str,
@@ -15,6 +16,16 @@ pub(crate) fn one<T: SqliteRow>(
     conn.prepare_cached(sql)
         .and_then(|mut s| s.query_row(params, T::read))
         .map_err(sqlite_error)
+}
+
+/// The one row `sql` returns; `NotFound(entity)` when none.
+pub(crate) fn found<T: SqliteRow>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    entity: Entity,
+) -> StoreResult<T> {
+    optional(conn, sql, params)?.ok_or(StoreError::NotFound(entity))
 }
 
 pub(crate) fn optional<T: SqliteRow>(

@@ -22,11 +22,11 @@ use tiller_core::{
         EndpointHealth, EndpointPatch, EventQuery, EventRecord, EventSummary, NewEndpoint,
         NewEvent, OutboxStats, Outcome, SecretLife,
     },
-    Secret, StoreError, StoreResult, TenantId,
+    Entity, Secret, StoreError, StoreResult, TenantId,
 };
 
 use super::{
-    statements::{all, execute, one, Query},
+    statements::{all, execute, found, Query},
     SqliteStore,
 };
 use crate::rows::{
@@ -101,7 +101,7 @@ fn endpoint_at(
 ) -> StoreResult<Endpoint> {
     load_endpoints(conn, Which::One(t, id), Some(at))?
         .pop()
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Entity::Endpoint))
 }
 
 fn insert_secret(
@@ -154,7 +154,7 @@ impl WebhookStore for SqliteStore {
         self.readers
             .read(|c| load_endpoints(c, Which::One(t, id), None))?
             .pop()
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound(Entity::Endpoint))
     }
 
     async fn endpoints(&self, t: TenantId) -> StoreResult<Vec<Endpoint>> {
@@ -178,7 +178,7 @@ impl WebhookStore for SqliteStore {
                     "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
                      WHERE tenant_id = ? AND id = ?"
                 );
-                let row: EndpointRow = one(tx, &sql, params![t.0, &id])?;
+                let row: EndpointRow = found(tx, &sql, params![t.0, &id], Entity::Endpoint)?;
                 let plan = plan_endpoint_update(&row.into_endpoint(Vec::new())?, &patch, now);
                 execute(
                     tx,
@@ -212,11 +212,12 @@ impl WebhookStore for SqliteStore {
         let (id, secret) = (id.to_owned(), secret.clone());
         self.writer
             .run(move |tx| {
-                let _: i64 = one(
+                let _: i64 = found(
                     tx,
                     "UPDATE webhook_endpoints SET updated_at = ? WHERE tenant_id = ? AND id = ? \
                      RETURNING seq",
                     params![to_millis(now), t.0, &id],
+                    Entity::Endpoint,
                 )?;
                 let secrets: Vec<SecretLifeRow> = all(
                     tx,

@@ -237,16 +237,16 @@ pub(crate) fn gone() -> StoreError {
 #[cfg(test)]
 mod tests {
     use rusqlite::params;
-    use tiller_core::StoreError;
+    use tiller_core::{Entity, StoreError, Unique};
 
     use super::Writer;
-    use crate::sqlite::statements::{all, execute};
+    use crate::sqlite::statements::{all, execute, found, one};
 
     fn writer() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+        conn.execute_batch("CREATE TABLE tenants (id INTEGER PRIMARY KEY, company TEXT UNIQUE)")
             .unwrap();
         drop(conn);
         let writer = Writer::open(&path, std::time::Duration::from_secs(1)).unwrap();
@@ -255,7 +255,13 @@ mod tests {
 
     async fn insert(writer: &Writer, name: &'static str) -> Result<u64, StoreError> {
         writer
-            .run(move |tx| execute(tx, "INSERT INTO t (name) VALUES (?)", params![name]))
+            .run(move |tx| {
+                execute(
+                    tx,
+                    "INSERT INTO tenants (company) VALUES (?)",
+                    params![name],
+                )
+            })
             .await
     }
 
@@ -267,16 +273,19 @@ mod tests {
         let (b, dup, c) = tokio::join!(
             insert(&writer, "b"),
             writer.run(|tx| {
-                execute(tx, "INSERT INTO t (name) VALUES ('x')", [])?;
-                execute(tx, "INSERT INTO t (name) VALUES ('a')", [])
+                execute(tx, "INSERT INTO tenants (company) VALUES ('x')", [])?;
+                execute(tx, "INSERT INTO tenants (company) VALUES ('a')", [])
             }),
             insert(&writer, "c"),
         );
         assert_eq!(b.unwrap(), 1);
-        assert!(matches!(dup, Err(StoreError::Conflict(column)) if column == "name"));
+        assert!(matches!(
+            dup,
+            Err(StoreError::Conflict(Unique::TenantCompany))
+        ));
         assert_eq!(c.unwrap(), 1);
         let names: Vec<String> = writer
-            .run(|tx| all(tx, "SELECT name FROM t ORDER BY id", []))
+            .run(|tx| all(tx, "SELECT company FROM tenants ORDER BY id", []))
             .await
             .unwrap();
         assert_eq!(names, ["a", "b", "c"]);
@@ -292,7 +301,13 @@ mod tests {
         for i in 0..200 {
             let name = format!("{i:04}{}", "x".repeat(4000));
             writer
-                .run(move |tx| execute(tx, "INSERT INTO t (name) VALUES (?)", params![name]))
+                .run(move |tx| {
+                    execute(
+                        tx,
+                        "INSERT INTO tenants (company) VALUES (?)",
+                        params![name],
+                    )
+                })
                 .await
                 .unwrap();
         }
@@ -311,12 +326,17 @@ mod tests {
         }
     }
 
+    /// `found` names what it did not find; `one` promises a row, so none is a bug.
     #[tokio::test]
-    async fn no_rows_is_not_found() {
+    async fn no_rows_is_not_found_of_the_entity_named() {
         let (_dir, writer) = writer();
-        let missing: Result<String, _> = writer
-            .run(|tx| crate::sqlite::statements::one(tx, "SELECT name FROM t WHERE id = 42", []))
-            .await;
-        assert!(matches!(missing, Err(StoreError::NotFound)));
+        let sql = "SELECT company FROM tenants WHERE id = 42";
+        let missing: Result<String, _> = writer.run(|tx| found(tx, sql, [], Entity::Tenant)).await;
+        assert!(matches!(missing, Err(StoreError::NotFound(Entity::Tenant))));
+        let promised: Result<String, _> = writer.run(|tx| one(tx, sql, [])).await;
+        assert!(
+            matches!(promised, Err(StoreError::Other(_))),
+            "{promised:?}"
+        );
     }
 }

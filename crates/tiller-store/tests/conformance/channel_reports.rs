@@ -13,6 +13,7 @@ use tiller_core::{
     robots::{NewRobot, RobotKind},
     store::DynStore,
     webhooks::EventQuery,
+    Entity,
 };
 use tiller_testkit::ManualClock;
 
@@ -115,7 +116,7 @@ async fn channel_messages_story(store: DynStore) {
                 .await
         }
     };
-    not_found(&record("c1", sent.to_vec()).await);
+    not_found(&record("c1", sent.to_vec()).await, Entity::Session);
 
     a.inbound("c1", &["m1"]).await;
     a.inbound("c2", &["m2"]).await;
@@ -191,7 +192,7 @@ async fn status_story(store: DynStore) {
                 .await
         }
     };
-    not_found(&send(&a, vec![report("g1", Read)]).await);
+    not_found(&send(&a, vec![report("g1", Read)]).await, Entity::Session);
     a.inbound("c1", &["u1"]).await;
     for id in ["g1", "g2", "g3"] {
         a.append("c1", &message(id, "agent", a.now()))
@@ -275,7 +276,7 @@ async fn status_story(store: DynStore) {
     }
     assert_eq!(status("g2").await, Delivery, "nothing changed");
     assert_eq!(events(&a).await.len(), 3);
-    not_found(&send(&b, vec![report("g2", Read)]).await);
+    not_found(&send(&b, vec![report("g2", Read)]).await, Entity::Session);
 
     // A closed session still takes reports: receipts arrive late.
     a.close("c1", tiller_core::conversations::EndReason::Agent)

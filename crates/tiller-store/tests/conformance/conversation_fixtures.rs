@@ -15,7 +15,7 @@ use tiller_core::{
     store::DynStore,
     tenant::NewTenant,
     webhooks::NewEvent,
-    Clock, StoreError, StoreResult, TenantId,
+    Clock, Entity, StoreError, StoreResult, TenantId, Unique,
 };
 use tiller_testkit::ManualClock;
 
@@ -216,10 +216,10 @@ fn kind(m: &StoredMessage) -> &'static str {
     }
 }
 
-pub fn not_found<T: Debug>(r: &StoreResult<T>) {
+pub fn not_found<T: Debug>(r: &StoreResult<T>, entity: Entity) {
     assert!(
-        matches!(r, Err(StoreError::NotFound)),
-        "expected NotFound, got {r:?}"
+        matches!(r, Err(StoreError::NotFound(e)) if *e == entity),
+        "expected NotFound({entity:?}), got {r:?}"
     );
 }
 
@@ -232,7 +232,7 @@ pub fn rejected<T: Debug>(r: StoreResult<T>, why: &str) {
 
 pub fn conflict<T: Debug>(r: StoreResult<T>) {
     match r {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "msg_id"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Unique::MessageMsgId),
         other => panic!("expected a msg_id conflict, got {other:?}"),
     }
 }

@@ -7,6 +7,7 @@ use tiller_core::{
     conversations::{ChatRecordQuery, EndReason, MessageQuery, SessionQuery, SessionState},
     messages::{MessageStatus, SystemEventKind},
     store::DynStore,
+    Entity,
 };
 use tiller_testkit::ManualClock;
 
@@ -118,7 +119,7 @@ async fn inbound_story(store: DynStore) {
         )
         .await;
     conflict(elsewhere);
-    not_found(&store.session(a.id, &call("c2")).await);
+    not_found(&store.session(a.id, &call("c2")).await, Entity::Session);
 
     // After a close, the next user message reopens the session with a fresh start.
     a.clock.advance(Duration::minutes(1));
@@ -139,13 +140,13 @@ async fn inbound_story(store: DynStore) {
         kinds,
         ["start", "user", "user", "user", "user", "close", "start", "user"]
     );
-    not_found(&store.session(a.id, &call("nope")).await);
+    not_found(&store.session(a.id, &call("nope")).await, Entity::Session);
 }
 
 async fn append_story(store: DynStore) {
     let a = Scope::new(&store, "A", &ManualClock::new()).await;
     let robot = message("r1", "robot", a.now());
-    not_found(&a.append("c1", &robot).await);
+    not_found(&a.append("c1", &robot).await, Entity::Session);
 
     let opened = a.inbound("c1", &["m1"]).await;
     a.inbound("c2", &["m2"]).await;
@@ -236,7 +237,7 @@ async fn list_messages_story(store: DynStore) {
             after_msg_id: Some(cursor.into()),
             ..fixtures::oldest_first("c1")
         };
-        not_found(&store.list_messages(a.id, &q).await);
+        not_found(&store.list_messages(a.id, &q).await, Entity::Message);
     }
     assert!(a.messages("no-such-session").await.is_empty());
 }
@@ -318,7 +319,7 @@ async fn list_sessions_story(store: DynStore) {
         after_call_id: Some(call("s9")),
         ..all
     };
-    not_found(&store.list_sessions(a.id, &unknown).await);
+    not_found(&store.list_sessions(a.id, &unknown).await, Entity::Session);
 }
 
 async fn mark_read_story(store: DynStore) {
@@ -368,14 +369,17 @@ async fn mark_read_story(store: DynStore) {
         seen,
         [read, read, read, read, (Some(MessageStatus::Sent), false)]
     );
-    not_found(&store.mark_read(a.id, &call("nope"), None, a.now()).await);
+    not_found(
+        &store.mark_read(a.id, &call("nope"), None, a.now()).await,
+        Entity::Session,
+    );
 }
 
 async fn close_and_report_story(store: DynStore) {
     let a = Scope::new(&store, "A", &ManualClock::new()).await;
     let report = json!({ "intent": "loan", "score": 4 });
-    not_found(&a.report("c1", &report).await);
-    not_found(&a.close("c1", EndReason::Robot).await);
+    not_found(&a.report("c1", &report).await, Entity::Session);
+    not_found(&a.close("c1", EndReason::Robot).await, Entity::Session);
     a.inbound("c1", &["m1"]).await;
     rejected(a.report("c1", &report).await, "session is still open");
 
@@ -533,23 +537,29 @@ async fn tenant_isolation_story(store: DynStore) {
 
     // A's session does not exist for B, whatever B tries.
     let a_only = call("a-only");
-    not_found(&store.session(b.id, &a_only).await);
-    not_found(&b.append("a-only", &user("x", b.now())).await);
-    not_found(&store.mark_read(b.id, &a_only, None, b.now()).await);
-    not_found(&b.close("a-only", EndReason::User).await);
-    not_found(&b.report("a-only", &json!({})).await);
+    not_found(&store.session(b.id, &a_only).await, Entity::Session);
+    not_found(
+        &b.append("a-only", &user("x", b.now())).await,
+        Entity::Session,
+    );
+    not_found(
+        &store.mark_read(b.id, &a_only, None, b.now()).await,
+        Entity::Session,
+    );
+    not_found(&b.close("a-only", EndReason::User).await, Entity::Session);
+    not_found(&b.report("a-only", &json!({})).await, Entity::Session);
     let cursor = SessionQuery {
         size: 10,
         after_call_id: Some(a_only.clone()),
         ..SessionQuery::default()
     };
-    not_found(&store.list_sessions(b.id, &cursor).await);
+    not_found(&store.list_sessions(b.id, &cursor).await, Entity::Session);
     assert!(b.messages("a-only").await.is_empty());
     let q = MessageQuery {
         after_msg_id: Some("a-msg".into()),
         ..fixtures::oldest_first("a-only")
     };
-    not_found(&store.list_messages(b.id, &q).await);
+    not_found(&store.list_messages(b.id, &q).await, Entity::Message);
     assert_eq!(store.session(a.id, &a_only).await.unwrap().tenant, a.id);
 }
 

@@ -10,7 +10,7 @@ use tiller_core::{
     robots::{NewRobot, RobotKind},
     store::DynStore,
     webhooks::{EventQuery, NewEndpoint, NewEvent},
-    Secret, StoreError,
+    Entity, Secret, StoreError,
 };
 use tiller_testkit::ManualClock;
 
@@ -92,11 +92,11 @@ async fn robots_story(store: DynStore) {
     );
     assert!(matches!(
         store.robot(b.id, &first.robot_id).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Robot))
     ));
     assert!(matches!(
         store.robot(a.id, "not-a-number").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Robot))
     ));
 
     // New sessions get the default robot, or the one named; B's sessions get none of A's.
@@ -129,7 +129,10 @@ async fn robots_story(store: DynStore) {
             b.now(),
         )
         .await;
-    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::NotFound(Entity::Robot))),
+        "{refused:?}"
+    );
 }
 
 async fn turn_lease_story(store: DynStore) {
@@ -271,7 +274,7 @@ async fn takeover_after_a_crash(store: &DynStore, a: &Scope) {
         store
             .apply_session_change(a.id, &call("nope"), &close, a.now())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Session))
     ));
     assert_eq!(
         a.kinds("c1").await,

@@ -11,6 +11,7 @@ use tiller_core::{
         event_types::{ENDPOINT_DISABLED, MESSAGE_SEND},
         DeliveryState, EndpointPatch, EventQuery, MessageStatusUpdate, Outcome,
     },
+    Entity,
 };
 use tiller_testkit::ManualClock;
 
@@ -155,7 +156,7 @@ async fn replay_story(store: DynStore) {
         outcomes,
         ["delivered", "dead", "delivered", "delivered", "delivered"]
     );
-    not_found(&replay("missing".into()).await);
+    not_found(&replay("missing".into()).await, Entity::Event);
 
     // Replaying the dead: only dead deliveries of events created in the window.
     clock.set(t0 + Duration::hours(1));
@@ -287,17 +288,21 @@ async fn isolation_story(store: DynStore) {
         store.endpoints(b.id).await.unwrap(),
         std::slice::from_ref(&b_ep)
     );
-    not_found(&store.endpoint(b.id, &a_ep.id).await);
+    not_found(&store.endpoint(b.id, &a_ep.id).await, Entity::Endpoint);
     let patch = EndpointPatch {
         url: Some(url("stolen")),
         ..EndpointPatch::default()
     };
-    not_found(&store.update_endpoint(b.id, &a_ep.id, &patch, b.now()).await);
+    not_found(
+        &store.update_endpoint(b.id, &a_ep.id, &patch, b.now()).await,
+        Entity::Endpoint,
+    );
     let x = secret("x");
     not_found(
         &store
             .rotate_secret(b.id, &a_ep.id, &x, b.now(), b.now())
             .await,
+        Entity::Endpoint,
     );
     assert_eq!(store.endpoint(a.id, &a_ep.id).await.unwrap(), a_ep);
 
@@ -315,8 +320,14 @@ async fn isolation_story(store: DynStore) {
 
     // Events, attempts, replays and health stay within the tenant.
     assert_eq!(event_names(&b, None).await, ["from-b"]);
-    not_found(&store.attempts(b.id, &a_event.event_id).await);
-    not_found(&store.replay_event(b.id, &a_event.event_id, b.now()).await);
+    not_found(
+        &store.attempts(b.id, &a_event.event_id).await,
+        Entity::Event,
+    );
+    not_found(
+        &store.replay_event(b.id, &a_event.event_id, b.now()).await,
+        Entity::Event,
+    );
     assert_eq!(
         store.replay_dead(b.id, t0, b.now(), b.now()).await.unwrap(),
         1

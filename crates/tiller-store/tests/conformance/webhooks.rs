@@ -11,7 +11,7 @@ use tiller_core::{
         event_types::MESSAGE_SEND, ClaimedDelivery, DeliveryState, EndpointPatch, EventQuery,
         NewEvent, OutboxStats, Outcome,
     },
-    Secret,
+    Entity, Secret,
 };
 use tiller_testkit::ManualClock;
 
@@ -118,13 +118,17 @@ async fn endpoint_story(store: DynStore) {
     assert_eq!(store.endpoint(a.id, &created.id).await.unwrap(), off);
 
     let missing = "0".repeat(32);
-    not_found(&store.endpoint(a.id, &missing).await);
-    not_found(&store.update_endpoint(a.id, &missing, &patch, a.now()).await);
+    not_found(&store.endpoint(a.id, &missing).await, Entity::Endpoint);
+    not_found(
+        &store.update_endpoint(a.id, &missing, &patch, a.now()).await,
+        Entity::Endpoint,
+    );
     let x = secret("x");
     not_found(
         &store
             .rotate_secret(a.id, &missing, &x, a.now(), a.now())
             .await,
+        Entity::Endpoint,
     );
 }
 
@@ -279,11 +283,11 @@ async fn delivery_story(store: DynStore) {
     );
     assert_eq!(h.endpoint, ep);
 
-    not_found(&store.attempts(a.id, "no-such-event").await);
+    not_found(&store.attempts(a.id, "no-such-event").await, Entity::Event);
     let mut unknown = worker.attempt(d, &Outcome::Delivered);
     unknown.delivery_id += 1_000;
     let finished = store.finish_attempt(&unknown, &Outcome::Delivered, a.now());
-    not_found(&finished.await);
+    not_found(&finished.await, Entity::Delivery);
 }
 
 async fn retry_story(store: DynStore) {

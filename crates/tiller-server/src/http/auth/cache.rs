@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tiller_core::{tenant::Tenant, StoreError};
+use tiller_core::{tenant::Tenant, Entity, StoreError};
 
 use crate::http::ApiError;
 
@@ -63,7 +63,7 @@ impl CredentialCache {
         }
         let tenant = match lookup().await {
             Ok(t) => t,
-            Err(StoreError::NotFound) => return Err(unknown),
+            Err(StoreError::NotFound(Entity::Tenant)) => return Err(unknown),
             Err(e) => return Err(e.into()),
         };
         if !self.ttl.is_zero() {
@@ -144,7 +144,7 @@ mod tests {
                     "nope",
                     || async {
                         calls.fetch_add(1, Ordering::SeqCst);
-                        Err(StoreError::NotFound)
+                        Err(StoreError::NotFound(Entity::Tenant))
                     },
                     ApiError::unauthorized("unknown"),
                 )

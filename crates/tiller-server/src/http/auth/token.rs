@@ -4,7 +4,7 @@ use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts},
 };
-use tiller_core::{StoreError, TenantId};
+use tiller_core::{Entity, StoreError, TenantId};
 
 use super::{record_tenant, request_id};
 use crate::{
@@ -44,7 +44,7 @@ impl FromRequestParts<AppState> for TokenCaller {
         let tenant =
             match state.credentials.by_token(token, state.clock.now()).await {
                 Ok(t) => t,
-                Err(StoreError::NotFound) => return Err(ApiError::unauthorized(
+                Err(StoreError::NotFound(Entity::Token)) => return Err(ApiError::unauthorized(
                     "token is invalid or has expired; get a new one from POST /service/cloud/auth",
                 )),
                 Err(e) => return Err(e.into()),

@@ -6,12 +6,12 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use tiller_core::{
     clock::to_millis,
     webhooks::{AttemptRecord, EndpointHealth, EventQuery, EventSummary, OutboxStats},
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use super::{load_endpoints, Which};
 use crate::{
-    error::store_error,
+    error::{not_found, store_error},
     rows::{
         health, summaries, AttemptRow, DeliveryStateRow, EventRow, HealthRow, ATTEMPT_COLUMNS,
         EVENT_COLUMNS,
@@ -42,7 +42,7 @@ async fn event_seq(conn: &mut PgConnection, t: TenantId, event_id: &str) -> Stor
         .bind(event_id)
         .fetch_one(conn)
         .await
-        .map_err(store_error)
+        .map_err(not_found(Entity::Event))
 }
 
 pub(super) async fn list_events(

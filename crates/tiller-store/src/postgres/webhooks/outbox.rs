@@ -9,12 +9,12 @@ use tiller_core::{
         plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot, Endpoint,
         EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
     },
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use super::{load_endpoints, Which};
 use crate::{
-    error::store_error,
+    error::{not_found, store_error},
     rows::{
         claimed, ClaimRow, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow,
         CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS, FINISH_COLUMNS,
@@ -171,7 +171,7 @@ pub(super) async fn finish(
         .bind(attempt.delivery_id)
         .fetch_one(&mut *tx)
         .await
-        .map_err(store_error)?;
+        .map_err(not_found(Entity::Delivery))?;
     let plan = plan_finish(DeliverySnapshot::try_from(row)?, attempt, outcome);
     apply_finish(&mut tx, &plan, now).await?;
     tx.commit().await.map_err(store_error)?;

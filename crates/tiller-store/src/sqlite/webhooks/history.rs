@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use tiller_core::{
     clock::to_millis,
     webhooks::{AttemptRecord, EndpointHealth, EventQuery, EventSummary, OutboxStats},
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use super::{load_endpoints, Which};
@@ -15,7 +15,7 @@ use crate::{
         health, summaries, AttemptRow, DeliveryStateRow, EventRow, HealthRow, ATTEMPT_COLUMNS,
         EVENT_COLUMNS,
     },
-    sqlite::statements::{all, execute, one, Query},
+    sqlite::statements::{all, execute, found, one, Query},
 };
 
 /// Makes deliveries pending again, due at once, with their attempts reset.
@@ -37,10 +37,11 @@ const HEALTH: &str = "SELECT e.id AS endpoint_id, \
      FROM webhook_endpoints e WHERE e.tenant_id = ?";
 
 fn event_seq(conn: &Connection, t: TenantId, event_id: &str) -> StoreResult<i64> {
-    one(
+    found(
         conn,
         "SELECT seq FROM webhook_events WHERE tenant_id = ? AND event_id = ?",
         params![t.0, event_id],
+        Entity::Event,
     )
 }
 

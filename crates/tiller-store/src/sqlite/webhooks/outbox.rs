@@ -9,7 +9,7 @@ use tiller_core::{
         plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot, Endpoint,
         EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
     },
-    StoreResult, TenantId,
+    Entity, StoreResult, TenantId,
 };
 
 use super::{load_endpoints, Which};
@@ -18,7 +18,7 @@ use crate::{
         claimed, ClaimRow, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow,
         CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS, FINISH_COLUMNS,
     },
-    sqlite::statements::{all, execute, one, placeholders},
+    sqlite::statements::{all, execute, found, one, placeholders},
 };
 
 /// Writes `events` and, for each, one pending delivery due at `now` per endpoint of tenant
@@ -155,7 +155,7 @@ pub(super) fn finish(
          JOIN webhook_events ev ON ev.seq = d.event_seq \
          JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?"
     );
-    let row: FinishRow = one(conn, &sql, params![attempt.delivery_id])?;
+    let row: FinishRow = found(conn, &sql, params![attempt.delivery_id], Entity::Delivery)?;
     let plan = plan_finish(DeliverySnapshot::try_from(row)?, attempt, outcome);
     apply_finish(conn, &plan, now)?;
     Ok(plan.is_current())
