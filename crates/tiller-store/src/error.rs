@@ -187,7 +187,7 @@ impl Bounded {
 }
 
 /// What a rusqlite error means to the port, decided the way [`store_error`] decides for
-/// sqlx: the same [`UNIQUES`] table, `Unavailable` for a busy or failing database. A
+/// rusqlite, decided as [`store_error`] decides for sqlx: the same [`UNIQUES`] table, `Unavailable` for a busy or failing database. A
 /// missing row (`QueryReturnedNoRows`) is `Other`, as `RowNotFound` is: statements that
 /// may find nothing use `optional` and name the entity (`statements::found`).
 enum Kind {
