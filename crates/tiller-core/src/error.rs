@@ -36,6 +36,8 @@ pub enum Entity {
     Event,
     /// One event's delivery to one endpoint.
     Delivery,
+    /// A job of the job queue.
+    Job,
 }
 
 impl Entity {
@@ -49,6 +51,7 @@ impl Entity {
             Self::Endpoint => "endpoint",
             Self::Event => "event",
             Self::Delivery => "delivery",
+            Self::Job => "job",
         }
     }
 }

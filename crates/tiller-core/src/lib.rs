@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod jobs;
 pub mod messages;
 pub mod robots;
 pub mod secret;

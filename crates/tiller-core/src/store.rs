@@ -15,6 +15,7 @@ use crate::{
         CallId, ChatRecord, ChatRecordQuery, Inbound, InboundMode, MessageQuery, NewSession,
         Session, SessionChange, SessionQuery, StatusReport, StatusReportOutcome, StoredMessage,
     },
+    jobs::{ClaimedJob, JobKind, NewJob, Pacing, Verdict},
     messages::Message,
     robots::{NewRobot, Robot},
     tenant::TenantStore,
@@ -285,6 +286,51 @@ pub trait WebhookStore: Send + Sync {
     async fn outbox_stats(&self, now: DateTime<Utc>) -> StoreResult<OutboxStats>;
 }
 
+/// The job queue (see [`crate::jobs`]), for kinds whose worker needs nothing but the job.
+/// Kinds with details of their own (webhook deliveries) are claimed and finished through
+/// their aggregate's port, which uses the same queue in the same transaction.
+#[async_trait::async_trait]
+pub trait JobStore: Send + Sync {
+    /// Writes the jobs, pending, in one transaction.
+    async fn enqueue_jobs(&self, jobs: &[NewJob], now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Leases up to `limit` claimable jobs of `kind` (of any tenant) until `lease_until`,
+    /// the earliest due first, counting the attempt. A job is claimable when it is due, not
+    /// leased, its lane is neither held nor paced past `now`, and no earlier pending job has
+    /// its lane and order key. With `pacing`, at most one job per lane is claimed and the
+    /// lane waits [`Pacing::gap`] before its next claim.
+    async fn claim_jobs(
+        &self,
+        kind: JobKind,
+        pacing: Option<Pacing>,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>>;
+
+    /// Extends the lease of claim `attempt` of job `id`; `false` when that is no longer the
+    /// job's live claim. `NotFound(Job)` for an unknown job.
+    async fn heartbeat_job(
+        &self,
+        id: i64,
+        attempt: u32,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Applies the verdict of claim `attempt` of job `id` ([`crate::jobs::plan_finish`]);
+    /// `false`, changing nothing, when that is no longer the job's live claim.
+    async fn finish_job(
+        &self,
+        id: i64,
+        attempt: u32,
+        verdict: Verdict,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Holds a lane of `kind` (none of its jobs is claimed) or releases it.
+    async fn hold_lane(&self, kind: JobKind, lane: &str, held: bool) -> StoreResult<()>;
+}
+
 /// What `/readyz` asks of the database.
 #[async_trait::async_trait]
 pub trait HealthStore: Send + Sync {
@@ -307,7 +353,7 @@ impl MigrationStatus {
 }
 
 pub trait Store:
-    TenantStore + TokenStore + ConversationStore + RobotStore + WebhookStore + HealthStore
+    TenantStore + TokenStore + ConversationStore + RobotStore + WebhookStore + JobStore + HealthStore
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

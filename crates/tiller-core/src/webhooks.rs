@@ -10,13 +10,12 @@ mod endpoint;
 mod endpoint_rules;
 mod event;
 mod outcome;
-pub mod schedule;
 mod service;
 pub mod signing;
 
 pub use endpoint::{
-    check_endpoint, Endpoint, EndpointError, EndpointHealth, EndpointPatch, EndpointTarget,
-    NewEndpoint,
+    check_endpoint, delivery_jobs, Endpoint, EndpointError, EndpointHealth, EndpointPatch,
+    EndpointTarget, NewEndpoint,
 };
 pub use endpoint_rules::{
     plan_endpoint_update, plan_rotation, EndpointUpdate, RotationPlan, SecretLife,
@@ -26,8 +25,8 @@ pub use event::{
     MessageStatusUpdate, NewEvent, OutboxStats, Outcome,
 };
 pub use outcome::{
-    plan_disable, plan_finish, replaced_statuses, DeliveryChange, DeliverySnapshot, Disable,
-    FailureRun, FinishPlan, MessageStatusChange,
+    plan_disable, plan_finish, replaced_statuses, DeliverySnapshot, Disable, FailureRun,
+    FinishPlan, MessageStatusChange,
 };
 pub use service::{
     AddressPolicy, EndpointChange, EndpointRequest, IssuedEndpoint, WebhookError, Webhooks,

@@ -11,7 +11,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 use tiller_core::{
-    webhooks::schedule::{parse_delays, RetryPolicy},
+    jobs::{parse_delays, RetryPolicy},
     TenantId,
 };
 

@@ -2,6 +2,7 @@
 
 mod chat_records;
 mod conversations;
+mod jobs;
 mod messages;
 mod robots;
 mod webhooks;

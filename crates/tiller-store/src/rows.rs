@@ -86,6 +86,7 @@ pub(crate) const TENANT_COLUMNS: &str = "id, name, company, app_key, app_secret_
      sign_secret, access_key, access_secret, created_at";
 
 mod conversations;
+mod jobs;
 mod robots;
 mod webhooks;
 
@@ -94,10 +95,13 @@ pub(crate) use conversations::{
     NewMessageRow, ReportedRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS,
     SESSION_COLUMNS,
 };
+pub(crate) use jobs::{
+    claimed_jobs, count, job_state, CandidateRow, JobRow, JobStateRow, JOB_COLUMNS,
+};
 pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};
 pub(crate) use webhooks::{
-    claimed, event_types_column, health, summaries, with_secrets, AttemptRow, ClaimRow,
-    DeliveryStateRow, EndpointRow, EventRow, FinishRow, HealthRow, NewAttemptRow, NewEventRow,
-    SecretLifeRow, SecretRow, ATTEMPT_COLUMNS, CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS,
-    FINISH_COLUMNS,
+    claimed, event_types_column, health, summaries, with_secrets, AttemptRow, DeliveryStateRow,
+    EndpointRow, EventRow, FinishRow, HealthRow, NewAttemptRow, NewEventRow, SecretLifeRow,
+    SecretRow, ATTEMPT_COLUMNS, DELIVERY_STATE_COLUMNS, ENDPOINT_COLUMNS, EVENT_COLUMNS,
+    FINISH_COLUMNS, FINISH_FROM,
 };

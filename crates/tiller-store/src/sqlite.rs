@@ -7,6 +7,7 @@
 mod chat_records;
 mod checkpointer;
 mod conversations;
+mod jobs;
 mod messages;
 mod reader;
 mod robots;

@@ -4,7 +4,10 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
-use crate::{Secret, TenantId};
+use crate::{
+    jobs::{JobKind, NewJob},
+    Secret, TenantId,
+};
 
 use super::event_types;
 
@@ -93,6 +96,36 @@ impl Endpoint {
             .as_ref()
             .is_none_or(|types| types.iter().any(|t| t == event_type))
     }
+
+    /// Whether the lane of its deliveries is held: a disabled endpoint's deliveries wait
+    /// until it is enabled again, so nothing accepted is lost.
+    pub fn holds_deliveries(&self) -> bool {
+        !self.enabled
+    }
+}
+
+/// The delivery jobs of one stored event (`event_seq`): one per endpoint of `subscribers`
+/// that wants its type, enabled or not, due at `now`, ordered by the event's key within
+/// the endpoint's lane.
+pub fn delivery_jobs(
+    subscribers: &[Endpoint],
+    event_type: &str,
+    ordering_key: Option<&str>,
+    event_seq: i64,
+    now: DateTime<Utc>,
+) -> Vec<NewJob> {
+    subscribers
+        .iter()
+        .filter(|s| s.wants(event_type))
+        .map(|s| NewJob {
+            kind: JobKind::WebhookDelivery,
+            tenant: s.tenant,
+            lane: s.id.clone(),
+            order_key: ordering_key.map(str::to_owned),
+            subject: event_seq,
+            due_at: now,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]

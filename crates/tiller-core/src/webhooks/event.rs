@@ -3,7 +3,12 @@
 use chrono::{DateTime, Utc};
 
 use super::Endpoint;
-use crate::{conversations::CallId, messages::MessageStatus, TenantId};
+use crate::{
+    conversations::CallId,
+    jobs::{JobState, Verdict},
+    messages::MessageStatus,
+    TenantId,
+};
 
 /// An event to write into the outbox, in the transaction of the change that caused it.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +96,26 @@ impl DeliveryState {
             _ => None,
         }
     }
+
+    /// The state of the delivery's job: a delivery is a job of kind
+    /// [`JobKind::WebhookDelivery`](crate::jobs::JobKind), "delivered" its "done".
+    pub fn job_state(self) -> JobState {
+        match self {
+            Self::Pending => JobState::Pending,
+            Self::Delivered => JobState::Done,
+            Self::Dead => JobState::Dead,
+        }
+    }
+}
+
+impl From<JobState> for DeliveryState {
+    fn from(s: JobState) -> Self {
+        match s {
+            JobState::Pending => Self::Pending,
+            JobState::Done => Self::Delivered,
+            JobState::Dead => Self::Dead,
+        }
+    }
 }
 
 /// A delivery a worker has leased: attempt it, then report the outcome before the lease
@@ -113,7 +138,27 @@ pub enum Outcome {
     Dead,
 }
 
+impl From<Verdict> for Outcome {
+    /// A delivery counts every claim as an attempt, so a reschedule is logged as a retry.
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Done => Self::Delivered,
+            Verdict::Retry { at } | Verdict::Reschedule { at } => Self::Retry { at },
+            Verdict::GiveUp => Self::Dead,
+        }
+    }
+}
+
 impl Outcome {
+    /// What the outcome does to the delivery's job.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Self::Delivered => Verdict::Done,
+            Self::Retry { at } => Verdict::Retry { at: *at },
+            Self::Dead => Verdict::GiveUp,
+        }
+    }
+
     /// The attempt log's `outcome` and the metrics label.
     pub fn label(&self) -> &'static str {
         match self {

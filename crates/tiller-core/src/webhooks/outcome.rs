@@ -9,7 +9,12 @@ use serde_json::json;
 use super::{
     event_types, AttemptRecord, DeliveryState, Endpoint, MessageStatusUpdate, NewEvent, Outcome,
 };
-use crate::{conversations::message_status_event, messages::MessageStatus, TenantId};
+use crate::{
+    conversations::message_status_event,
+    jobs::{self, JobChange, JobSnapshot},
+    messages::MessageStatus,
+    TenantId,
+};
 
 /// What `finish_attempt` reads before it decides: the delivery, its event's message hook
 /// and its endpoint's run of failures.
@@ -22,6 +27,8 @@ pub struct DeliverySnapshot {
     /// Claims made so far: the latest claim's attempt number.
     pub attempts: u32,
     pub next_attempt_at: DateTime<Utc>,
+    /// Whether the latest claim's lease is set: a finished claim has none.
+    pub leased: bool,
     pub on_outcome: Option<MessageStatusUpdate>,
     /// The endpoint's current run of failures.
     pub failing_since: Option<DateTime<Utc>>,
@@ -35,7 +42,7 @@ pub struct FinishPlan {
     pub log: AttemptRecord,
     /// `None` when the attempt is no longer the delivery's latest claim (a lease expiry let
     /// another worker claim it, or an outcome was applied): then nothing else changes.
-    pub delivery: Option<DeliveryChange>,
+    pub delivery: Option<JobChange>,
     /// For `log.endpoint_id`.
     pub failure_run: Option<FailureRun>,
     pub messages: Option<MessageStatusChange>,
@@ -46,13 +53,6 @@ impl FinishPlan {
     pub fn is_current(&self) -> bool {
         self.delivery.is_some()
     }
-}
-
-/// The delivery's new state and due time; an outcome also ends the delivery's lease.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeliveryChange {
-    pub state: DeliveryState,
-    pub next_attempt_at: DateTime<Utc>,
 }
 
 /// A change to the endpoint's `failing_since`, planned only when a run starts or ends, so
@@ -127,8 +127,13 @@ pub fn plan_finish(
         outcome: outcome.label().to_owned(),
         ..attempt.clone()
     };
-    let current = snapshot.state == DeliveryState::Pending && snapshot.attempts == attempt.attempt;
-    if !current {
+    let job = JobSnapshot {
+        state: snapshot.state.job_state(),
+        attempts: snapshot.attempts,
+        due_at: snapshot.next_attempt_at,
+        leased: snapshot.leased,
+    };
+    let Some(change) = jobs::plan_finish(&job, attempt.attempt, outcome.verdict()) else {
         return FinishPlan {
             tenant: snapshot.tenant,
             log,
@@ -136,15 +141,11 @@ pub fn plan_finish(
             failure_run: None,
             messages: None,
         };
-    }
-    let (state, next_attempt_at, ends_as) = match outcome {
-        Outcome::Delivered => (
-            DeliveryState::Delivered,
-            snapshot.next_attempt_at,
-            Some(true),
-        ),
-        Outcome::Retry { at } => (DeliveryState::Pending, *at, None),
-        Outcome::Dead => (DeliveryState::Dead, snapshot.next_attempt_at, Some(false)),
+    };
+    let ends_as = match outcome {
+        Outcome::Delivered => Some(true),
+        Outcome::Retry { .. } => None,
+        Outcome::Dead => Some(false),
     };
     let success = matches!(outcome, Outcome::Delivered);
     let failure_run = match (success, snapshot.failing_since) {
@@ -166,10 +167,7 @@ pub fn plan_finish(
     FinishPlan {
         tenant: snapshot.tenant,
         log,
-        delivery: Some(DeliveryChange {
-            state,
-            next_attempt_at,
-        }),
+        delivery: Some(change),
         failure_run,
         messages,
     }

@@ -13,8 +13,9 @@ use chrono::Duration;
 use futures_util::future::join_all;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tiller_core::{
+    jobs::Failure,
     store::DynStore,
-    webhooks::{encryption, schedule::Failure, signing, AttemptRecord, ClaimedDelivery, Outcome},
+    webhooks::{encryption, signing, AttemptRecord, ClaimedDelivery, Outcome},
     SharedClock,
 };
 use tokio::sync::{Notify, Semaphore};
@@ -201,12 +202,12 @@ impl OutboxWorker {
             };
         let outcome = match failure {
             None => Outcome::Delivered,
-            Some(f) => self.policies.of(d.event.tenant).after_failure(
+            Some(f) => Outcome::from(self.policies.of(d.event.tenant).after_failure(
                 d.attempt,
                 f,
                 self.clock.now(),
                 rand::random::<f64>(),
-            ),
+            )),
         };
         let latency = (self.clock.now() - started).to_std().unwrap_or_default();
         let outcome_name = outcome.label();

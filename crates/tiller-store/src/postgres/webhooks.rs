@@ -212,6 +212,7 @@ impl WebhookStore for PgStore {
         .await
         .map_err(store_error)?;
         let endpoint = load_endpoint(&mut tx, t, id, Some(now)).await?;
+        outbox::hold_deliveries(&mut tx, &endpoint).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(endpoint)
     }

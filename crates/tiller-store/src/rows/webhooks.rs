@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use tiller_core::{
     clock::{from_millis, to_millis},
+    jobs::ClaimedJob,
     webhooks::{
         AttemptRecord, ClaimedDelivery, DeliverySnapshot, DeliveryState, Endpoint, EndpointHealth,
         EventRecord, EventSummary, MessageStatusUpdate, NewEvent, SecretLife,
@@ -13,7 +14,7 @@ use tiller_core::{
     Secret, StoreError, StoreResult, TenantId,
 };
 
-use super::SqliteRow;
+use super::{count, job_state, SqliteRow};
 use crate::error::{corrupt, json_error};
 
 pub(crate) const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, event_types, enabled, \
@@ -212,7 +213,7 @@ pub(crate) fn summaries(
 ) -> StoreResult<Vec<EventSummary>> {
     let mut by_event: HashMap<i64, Vec<(String, DeliveryState, u32)>> = HashMap::new();
     for d in deliveries {
-        let state = delivery_state(&d.state)?;
+        let state = DeliveryState::from(job_state(&d.state)?);
         by_event
             .entry(d.event_seq)
             .or_default()
@@ -230,62 +231,32 @@ pub(crate) fn summaries(
         .collect()
 }
 
-/// What a claim returns of each delivery it leased.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct ClaimRow {
-    pub id: i64,
-    pub event_seq: i64,
-    pub endpoint_id: String,
-    pub attempts: i64,
-    pub lease_until: i64,
-    pub next_attempt_at: i64,
-}
-
-impl SqliteRow for ClaimRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get("id")?,
-            event_seq: r.get("event_seq")?,
-            endpoint_id: r.get("endpoint_id")?,
-            attempts: r.get("attempts")?,
-            lease_until: r.get("lease_until")?,
-            next_attempt_at: r.get("next_attempt_at")?,
-        })
-    }
-}
-
-pub(crate) const CLAIM_RETURNING: &str =
-    "id, event_seq, endpoint_id, attempts, lease_until, next_attempt_at";
-
-/// Claimed deliveries, the earliest due first, each with its event and its endpoint.
+/// Claimed delivery jobs (in claim order), each with its event and its endpoint.
 pub(crate) fn claimed(
-    mut claims: Vec<ClaimRow>,
+    jobs: Vec<ClaimedJob>,
     events: Vec<EventRow>,
     endpoints: Vec<Endpoint>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    // RETURNING promises no order.
-    claims.sort_by_key(|c| (c.next_attempt_at, c.id));
     let events = events
         .into_iter()
         .map(|e| Ok((e.seq, EventRecord::try_from(e)?)))
         .collect::<StoreResult<HashMap<_, _>>>()?;
     let endpoints: HashMap<_, _> = endpoints.into_iter().map(|e| (e.id.clone(), e)).collect();
-    claims
-        .into_iter()
-        .map(|c| {
-            let missing = |what: &str| corrupt(format!("delivery {} without its {what}", c.id));
+    jobs.into_iter()
+        .map(|job| {
+            let missing = |what: &str| corrupt(format!("delivery {} without its {what}", job.id));
             Ok(ClaimedDelivery {
-                delivery_id: c.id,
+                delivery_id: job.id,
                 event: events
-                    .get(&c.event_seq)
+                    .get(&job.subject)
                     .cloned()
                     .ok_or_else(|| missing("event"))?,
                 endpoint: endpoints
-                    .get(&c.endpoint_id)
+                    .get(&job.lane)
                     .cloned()
                     .ok_or_else(|| missing("endpoint"))?,
-                attempt: count(c.attempts)?,
-                lease_until: from_millis(c.lease_until),
+                attempt: job.attempt,
+                lease_until: job.lease_until,
             })
         })
         .collect()
@@ -293,8 +264,17 @@ pub(crate) fn claimed(
 
 /// What an outcome is decided on: the delivery, its event's message hook and its
 /// endpoint's run of failures.
-pub(crate) const FINISH_COLUMNS: &str = "d.tenant_id, d.state, d.attempts, d.next_attempt_at, \
-     d.endpoint_id, ev.event_id, ev.on_outcome, e.failing_since";
+pub(crate) const FINISH_COLUMNS: &str = "j.tenant_id, j.state, j.attempts, \
+     j.due_at AS next_attempt_at, j.lease_until, j.lane AS endpoint_id, ev.event_id, ev.on_outcome, \
+     e.failing_since";
+
+/// The tables [`FINISH_COLUMNS`] reads, for a `WHERE j.id = …`.
+pub(crate) const FINISH_FROM: &str = "jobs j JOIN webhook_events ev ON ev.seq = j.subject \
+     JOIN webhook_endpoints e ON e.id = j.lane";
+
+/// A delivery's state and attempts, as `list_events` shows them per event.
+pub(crate) const DELIVERY_STATE_COLUMNS: &str =
+    "subject AS event_seq, lane AS endpoint_id, state, attempts";
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct FinishRow {
@@ -302,6 +282,7 @@ pub(crate) struct FinishRow {
     pub state: String,
     pub attempts: i64,
     pub next_attempt_at: i64,
+    pub lease_until: Option<i64>,
     pub endpoint_id: String,
     pub event_id: String,
     pub on_outcome: Option<String>,
@@ -315,6 +296,7 @@ impl SqliteRow for FinishRow {
             state: r.get("state")?,
             attempts: r.get("attempts")?,
             next_attempt_at: r.get("next_attempt_at")?,
+            lease_until: r.get("lease_until")?,
             endpoint_id: r.get("endpoint_id")?,
             event_id: r.get("event_id")?,
             on_outcome: r.get("on_outcome")?,
@@ -331,9 +313,10 @@ impl TryFrom<FinishRow> for DeliverySnapshot {
             tenant: TenantId(r.tenant_id),
             event_id: r.event_id,
             endpoint_id: r.endpoint_id,
-            state: delivery_state(&r.state)?,
+            state: DeliveryState::from(job_state(&r.state)?),
             attempts: count(r.attempts)?,
             next_attempt_at: from_millis(r.next_attempt_at),
+            leased: r.lease_until.is_some(),
             on_outcome: on_outcome(r.on_outcome.as_deref())?,
             failing_since: r.failing_since.map(from_millis),
         })
@@ -365,12 +348,12 @@ impl From<SecretLifeRow> for SecretLife {
     }
 }
 
-pub(crate) const ATTEMPT_COLUMNS: &str = "delivery_id, event_id, endpoint_id, attempt, \
+pub(crate) const ATTEMPT_COLUMNS: &str = "job_id, event_id, endpoint_id, attempt, \
      started_at, status_code, latency_ms, response_excerpt, error, outcome";
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct AttemptRow {
-    pub delivery_id: i64,
+    pub job_id: i64,
     pub event_id: String,
     pub endpoint_id: String,
     pub attempt: i64,
@@ -385,7 +368,7 @@ pub(crate) struct AttemptRow {
 impl SqliteRow for AttemptRow {
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            delivery_id: r.get("delivery_id")?,
+            job_id: r.get("job_id")?,
             event_id: r.get("event_id")?,
             endpoint_id: r.get("endpoint_id")?,
             attempt: r.get("attempt")?,
@@ -408,7 +391,7 @@ impl TryFrom<AttemptRow> for AttemptRecord {
             .map(|c| u16::try_from(c).map_err(|_| corrupt(format!("status code {c}"))))
             .transpose()?;
         Ok(AttemptRecord {
-            delivery_id: r.delivery_id,
+            delivery_id: r.job_id,
             event_id: r.event_id,
             endpoint_id: r.endpoint_id,
             attempt: count(r.attempt)?,
@@ -496,13 +479,4 @@ pub(crate) fn health(endpoints: Vec<Endpoint>, rows: Vec<HealthRow>) -> Vec<Endp
             }
         })
         .collect()
-}
-
-fn delivery_state(raw: &str) -> StoreResult<DeliveryState> {
-    DeliveryState::parse(raw).ok_or_else(|| corrupt(format!("delivery state {raw:?}")))
-}
-
-/// An attempt count or number, stored as BIGINT.
-fn count(raw: i64) -> StoreResult<u32> {
-    u32::try_from(raw).map_err(|_| corrupt(format!("attempt count {raw}")))
 }

@@ -194,7 +194,9 @@ impl WebhookStore for SqliteStore {
                         &id,
                     ],
                 )?;
-                endpoint_at(tx, t, &id, now)
+                let endpoint = endpoint_at(tx, t, &id, now)?;
+                outbox::hold_deliveries(tx, &endpoint)?;
+                Ok(endpoint)
             })
             .await
     }

@@ -2,12 +2,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::{
-    disabled_reason, plan_disable, plan_finish, replaced_statuses, DeliveryChange,
-    DeliverySnapshot, FailureRun, FinishPlan, MessageStatusChange,
+    disabled_reason, plan_disable, plan_finish, replaced_statuses, DeliverySnapshot, FailureRun,
+    FinishPlan, MessageStatusChange,
 };
 use crate::{
     clock::from_millis,
     conversations::CallId,
+    jobs::{JobChange, JobState},
     messages::MessageStatus,
     webhooks::{event_types, AttemptRecord, DeliveryState, Endpoint, MessageStatusUpdate, Outcome},
     TenantId,
@@ -34,6 +35,7 @@ fn snapshot() -> DeliverySnapshot {
         state: DeliveryState::Pending,
         attempts: 2,
         next_attempt_at: t(0),
+        leased: true,
         on_outcome: Some(update(true)),
         failing_since: None,
     }
@@ -95,7 +97,11 @@ fn a_stale_attempt_is_logged_and_changes_nothing_else() {
         state: DeliveryState::Dead,
         ..snapshot()
     };
-    for stale in [re_leased, settled, dead] {
+    let finished = DeliverySnapshot {
+        leased: false,
+        ..snapshot()
+    };
+    for stale in [re_leased, settled, dead, finished] {
         for outcome in [
             Outcome::Delivered,
             Outcome::Dead,
@@ -116,9 +122,10 @@ fn a_stale_attempt_is_logged_and_changes_nothing_else() {
 fn a_retry_waits_until_its_time_and_leaves_messages_alone() {
     let plan = finish(snapshot(), &Outcome::Retry { at: t(5_000) });
     assert!(plan.is_current());
-    let pending = DeliveryChange {
-        state: DeliveryState::Pending,
-        next_attempt_at: t(5_000),
+    let pending = JobChange {
+        state: JobState::Pending,
+        due_at: t(5_000),
+        attempts: 2,
     };
     assert_eq!(plan.delivery, Some(pending));
     assert_eq!(plan.messages, None);
@@ -128,12 +135,13 @@ fn a_retry_waits_until_its_time_and_leaves_messages_alone() {
 fn delivered_and_dead_end_the_delivery_and_set_message_statuses() {
     let delivered = finish(snapshot(), &Outcome::Delivered);
     let ended = |state| {
-        Some(DeliveryChange {
+        Some(JobChange {
             state,
-            next_attempt_at: t(0),
+            due_at: t(0),
+            attempts: 2,
         })
     };
-    assert_eq!(delivered.delivery, ended(DeliveryState::Delivered));
+    assert_eq!(delivered.delivery, ended(JobState::Done));
     let change = delivered.messages.unwrap();
     assert_eq!(change.update, update(true));
     assert_eq!(
@@ -145,7 +153,7 @@ fn delivered_and_dead_end_the_delivery_and_set_message_statuses() {
     );
 
     let dead = finish(snapshot(), &Outcome::Dead);
-    assert_eq!(dead.delivery, ended(DeliveryState::Dead));
+    assert_eq!(dead.delivery, ended(JobState::Dead));
     let change = dead.messages.unwrap();
     assert_eq!(
         (change.status, change.replaces),

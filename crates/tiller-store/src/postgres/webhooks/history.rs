@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use tiller_core::{
     clock::to_millis,
+    jobs::JobChange,
     webhooks::{AttemptRecord, EndpointHealth, EventQuery, EventSummary, OutboxStats},
     Entity, StoreResult, TenantId,
 };
@@ -14,22 +15,22 @@ use crate::{
     error::{not_found, store_error},
     rows::{
         health, summaries, AttemptRow, DeliveryStateRow, EventRow, HealthRow, ATTEMPT_COLUMNS,
-        EVENT_COLUMNS,
+        DELIVERY_STATE_COLUMNS, EVENT_COLUMNS,
     },
 };
 
-/// Makes deliveries pending again, due at once, with their attempts reset.
-const REPLAY: &str = "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, \
-     next_attempt_at = $1, lease_until = NULL, updated_at = $1";
+/// A replay's delivery jobs are made pending again ([`JobChange::again`], `$1`–`$3`).
+const REPLAY: &str = "UPDATE jobs SET state = $1, due_at = $2, attempts = $3, \
+     lease_until = NULL, updated_at = $2 WHERE kind = 'webhook.delivery'";
 
 /// Per endpoint: delivery counts by state, and the latest attempt.
 const HEALTH: &str = "SELECT e.id AS endpoint_id, \
-     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
-      AND d.state = 'pending') AS pending, \
-     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
-      AND d.state = 'delivered') AS delivered, \
-     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
-      AND d.state = 'dead') AS dead, \
+     (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'webhook.delivery' AND j.lane = e.id \
+      AND j.state = 'pending') AS pending, \
+     (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'webhook.delivery' AND j.lane = e.id \
+      AND j.state = 'done') AS delivered, \
+     (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'webhook.delivery' AND j.lane = e.id \
+      AND j.state = 'dead') AS dead, \
      (SELECT a.started_at FROM webhook_attempts a WHERE a.endpoint_id = e.id \
       ORDER BY a.started_at DESC, a.id DESC LIMIT 1) AS last_attempt_at, \
      (SELECT a.status_code FROM webhook_attempts a WHERE a.endpoint_id = e.id \
@@ -68,10 +69,10 @@ pub(super) async fn list_events(
     }
     if let Some(state) = q.state {
         qb.push(
-            " AND EXISTS (SELECT 1 FROM webhook_deliveries d \
-             WHERE d.event_seq = webhook_events.seq AND d.state = ",
+            " AND EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'webhook.delivery' \
+             AND j.subject = webhook_events.seq AND j.state = ",
         )
-        .push_bind(state.as_str())
+        .push_bind(state.job_state().as_str())
         .push(")");
     }
     qb.push(" ORDER BY created_at DESC, seq DESC LIMIT ")
@@ -84,11 +85,11 @@ pub(super) async fn list_events(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb = QueryBuilder::<Postgres>::new(
-        "SELECT event_seq, endpoint_id, state, attempts FROM webhook_deliveries \
-         WHERE tenant_id = ",
-    );
-    qb.push_bind(t.0).push(" AND event_seq IN (");
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {DELIVERY_STATE_COLUMNS} FROM jobs WHERE kind = 'webhook.delivery' \
+         AND tenant_id = "
+    ));
+    qb.push_bind(t.0).push(" AND subject IN (");
     let mut list = qb.separated(", ");
     for e in &events {
         list.push_bind(e.seq);
@@ -134,9 +135,12 @@ pub(super) async fn replay_event(
 ) -> StoreResult<u64> {
     let mut tx = pool.begin().await.map_err(store_error)?;
     let seq = event_seq(&mut tx, t, event_id).await?;
-    let sql = format!("{REPLAY} WHERE tenant_id = $2 AND event_seq = $3");
+    let again = JobChange::again(now);
+    let sql = format!("{REPLAY} AND tenant_id = $4 AND subject = $5");
     let replayed = sqlx::query(&sql)
-        .bind(to_millis(now))
+        .bind(again.state.as_str())
+        .bind(to_millis(again.due_at))
+        .bind(i64::from(again.attempts))
         .bind(t.0)
         .bind(seq)
         .execute(&mut *tx)
@@ -154,13 +158,16 @@ pub(super) async fn replay_dead(
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
+    let again = JobChange::again(now);
     let sql = format!(
-        "{REPLAY} WHERE tenant_id = $2 AND state = 'dead' AND event_seq IN \
-         (SELECT seq FROM webhook_events WHERE tenant_id = $2 AND created_at >= $3 \
-         AND created_at <= $4)"
+        "{REPLAY} AND tenant_id = $4 AND state = 'dead' AND subject IN \
+         (SELECT seq FROM webhook_events WHERE tenant_id = $4 AND created_at >= $5 \
+         AND created_at <= $6)"
     );
     let replayed = sqlx::query(&sql)
-        .bind(to_millis(now))
+        .bind(again.state.as_str())
+        .bind(to_millis(again.due_at))
+        .bind(i64::from(again.attempts))
         .bind(t.0)
         .bind(to_millis(from))
         .bind(to_millis(to))
@@ -189,8 +196,8 @@ pub(super) async fn endpoint_health(
 
 pub(super) async fn outbox_stats(pool: &PgPool, now: DateTime<Utc>) -> StoreResult<OutboxStats> {
     let (pending, in_flight): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE lease_until > $1) FROM webhook_deliveries \
-         WHERE state = 'pending'",
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE lease_until > $1) FROM jobs \
+         WHERE kind = 'webhook.delivery' AND state = 'pending'",
     )
     .bind(to_millis(now))
     .fetch_one(pool)

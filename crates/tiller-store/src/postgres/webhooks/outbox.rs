@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use tiller_core::{
     clock::to_millis,
+    jobs::JobKind,
     webhooks::{
-        plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot, Endpoint,
-        EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
+        delivery_jobs, plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot,
+        Endpoint, EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
     },
     Entity, StoreResult, TenantId,
 };
@@ -15,16 +16,18 @@ use tiller_core::{
 use super::{load_endpoints, Which};
 use crate::{
     error::{not_found, store_error},
+    postgres::jobs,
     rows::{
-        claimed, ClaimRow, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow,
-        CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS, FINISH_COLUMNS,
+        claimed, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow, ENDPOINT_COLUMNS,
+        EVENT_COLUMNS, FINISH_COLUMNS, FINISH_FROM,
     },
 };
 
-/// Writes `events` and, for each, one pending delivery due at `now` per endpoint of tenant
-/// `t` that wants its type, enabled or not: a disabled endpoint's deliveries wait until it
-/// is enabled again (claims skip disabled endpoints), so nothing accepted is lost. Runs in the caller's transaction: `enqueue`,
-/// `append_message` and `disable_failing_endpoints` all write events through here.
+/// Writes `events` and, for each, its delivery jobs ([`delivery_jobs`]): one per endpoint
+/// of tenant `t` that wants its type, enabled or not (a disabled endpoint's lane is held,
+/// so its deliveries wait until it is enabled again and nothing accepted is lost). Runs in
+/// the caller's transaction: `enqueue`, `append_message` and `disable_failing_endpoints`
+/// all write events through here.
 pub(crate) async fn enqueue_events(
     conn: &mut PgConnection,
     t: TenantId,
@@ -65,52 +68,22 @@ pub(crate) async fn enqueue_events(
             .fetch_one(&mut *conn)
             .await
             .map_err(store_error)?;
-        let targets: Vec<&Endpoint> = subscribers
-            .iter()
-            .filter(|s| s.wants(&e.event_type))
-            .collect();
-        if !targets.is_empty() {
-            let mut qb = QueryBuilder::<Postgres>::new(
-                "INSERT INTO webhook_deliveries (event_seq, endpoint_id, tenant_id, ordering_key, \
-                 state, attempts, next_attempt_at, updated_at) ",
-            );
-            qb.push_values(targets, |mut b, endpoint| {
-                b.push_bind(row.seq)
-                    .push_bind(endpoint.id.as_str())
-                    .push_bind(t.0)
-                    .push_bind(e.ordering_key.as_deref())
-                    .push("'pending'")
-                    .push("0")
-                    .push_bind(to_millis(now))
-                    .push_bind(to_millis(now));
-            });
-            qb.build().execute(&mut *conn).await.map_err(store_error)?;
-        }
+        let deliveries = delivery_jobs(
+            &subscribers,
+            &e.event_type,
+            e.ordering_key.as_deref(),
+            row.seq,
+            now,
+        );
+        jobs::insert(&mut *conn, &deliveries, now).await?;
         records.push(row.try_into()?);
     }
     Ok(records)
 }
 
-/// Leases the due deliveries: pending, unleased (or the lease ran out), to an enabled
-/// endpoint, and not held back by an earlier pending delivery of the same ordering key to
-/// the same endpoint. Rows another node is claiming are skipped, not waited for. The
-/// ordering check only reads, so it sees an earlier delivery as pending even while another
-/// node holds it locked: two nodes never take two deliveries of one key at once.
-///
-/// The check can only use the partial index `webhook_deliveries_order`: migration 0005
-/// removed the `(endpoint_id, state)` index that a table without statistics yet (a fresh
-/// outbox, before autovacuum's first ANALYZE) used instead, scanning every pending delivery
-/// of the endpoint for every candidate.
-const CLAIM: &str = "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1, \
-     updated_at = $2 WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-     WHERE d.state = 'pending' AND d.next_attempt_at <= $2 \
-     AND (d.lease_until IS NULL OR d.lease_until <= $2) AND e.enabled \
-     AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-     WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key \
-     AND p.state = 'pending' AND p.id < d.id)) \
-     ORDER BY d.next_attempt_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED)";
-
+/// Leases the due delivery jobs (see [`jobs::claim`]: an endpoint is a lane, held while
+/// the endpoint is disabled; a session's events go in order, across nodes too) with their
+/// events and endpoints.
 pub(super) async fn claim(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -118,14 +91,8 @@ pub(super) async fn claim(
     limit: u32,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = pool.begin().await.map_err(store_error)?;
-    let sql = format!("{CLAIM} RETURNING {CLAIM_RETURNING}");
-    let claims: Vec<ClaimRow> = sqlx::query_as(&sql)
-        .bind(to_millis(lease_until))
-        .bind(to_millis(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
+    let kind = JobKind::WebhookDelivery;
+    let claims = jobs::claim(&mut tx, kind, None, now, lease_until, limit).await?;
     if claims.is_empty() {
         return Ok(Vec::new());
     }
@@ -134,7 +101,7 @@ pub(super) async fn claim(
     ));
     let mut list = events.separated(", ");
     for c in &claims {
-        list.push_bind(c.event_seq);
+        list.push_bind(c.subject);
     }
     events.push(")");
     let events: Vec<EventRow> = events
@@ -142,7 +109,7 @@ pub(super) async fn claim(
         .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
-    let mut ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
+    let mut ids: Vec<String> = claims.iter().map(|c| c.lane.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
     let endpoints = load_endpoints(&mut tx, Which::Ids(&ids), Some(now)).await?;
@@ -162,11 +129,7 @@ pub(super) async fn finish(
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let mut tx = pool.begin().await.map_err(store_error)?;
-    let sql = format!(
-        "SELECT {FINISH_COLUMNS} FROM webhook_deliveries d \
-         JOIN webhook_events ev ON ev.seq = d.event_seq \
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1 FOR UPDATE OF d"
-    );
+    let sql = format!("SELECT {FINISH_COLUMNS} FROM {FINISH_FROM} WHERE j.id = $1 FOR UPDATE OF j");
     let row: FinishRow = sqlx::query_as(&sql)
         .bind(attempt.delivery_id)
         .fetch_one(&mut *tx)
@@ -186,7 +149,7 @@ async fn apply_finish(
     let log = &plan.log;
     let new = NewAttemptRow::of(log);
     sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, tenant_id, attempt, \
+        "INSERT INTO webhook_attempts (job_id, event_id, endpoint_id, tenant_id, attempt, \
          started_at, status_code, latency_ms, response_excerpt, error, outcome) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
@@ -204,18 +167,8 @@ async fn apply_finish(
     .execute(&mut *conn)
     .await
     .map_err(store_error)?;
-    if let Some(change) = plan.delivery {
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, next_attempt_at = $2, lease_until = NULL, \
-             updated_at = $3 WHERE id = $4",
-        )
-        .bind(change.state.as_str())
-        .bind(to_millis(change.next_attempt_at))
-        .bind(to_millis(now))
-        .bind(log.delivery_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
+    if let Some(change) = &plan.delivery {
+        jobs::apply(&mut *conn, log.delivery_id, change, now).await?;
     }
     // Each guard keeps a run another node started or ended since the snapshot.
     let run = match plan.failure_run {
@@ -321,9 +274,22 @@ pub(super) async fn disable_failing(
     }
     let ids: Vec<String> = plan.iter().map(|d| d.endpoint_id.clone()).collect();
     let disabled = load_endpoints(&mut tx, Which::Ids(&ids), Some(now)).await?;
+    for endpoint in &disabled {
+        hold_deliveries(&mut tx, endpoint).await?;
+    }
     for d in plan {
         enqueue_events(&mut tx, d.tenant, &[d.event], now).await?;
     }
     tx.commit().await.map_err(store_error)?;
     Ok(disabled)
+}
+
+/// Keeps the lane of the endpoint's deliveries held or free as its state says
+/// ([`Endpoint::holds_deliveries`]), after any write of `enabled`.
+pub(crate) async fn hold_deliveries(
+    conn: &mut PgConnection,
+    endpoint: &Endpoint,
+) -> StoreResult<()> {
+    let (kind, held) = (JobKind::WebhookDelivery, endpoint.holds_deliveries());
+    jobs::hold_lane(conn, kind, &endpoint.id, held).await
 }

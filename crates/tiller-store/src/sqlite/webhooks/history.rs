@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use tiller_core::{
     clock::to_millis,
+    jobs::JobChange,
     webhooks::{AttemptRecord, EndpointHealth, EventQuery, EventSummary, OutboxStats},
     Entity, StoreResult, TenantId,
 };
@@ -13,23 +14,23 @@ use super::{load_endpoints, Which};
 use crate::{
     rows::{
         health, summaries, AttemptRow, DeliveryStateRow, EventRow, HealthRow, ATTEMPT_COLUMNS,
-        EVENT_COLUMNS,
+        DELIVERY_STATE_COLUMNS, EVENT_COLUMNS,
     },
     sqlite::statements::{all, execute, found, one, Query},
 };
 
-/// Makes deliveries pending again, due at once, with their attempts reset.
-const REPLAY: &str = "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, \
-     next_attempt_at = ?, lease_until = NULL, updated_at = ?";
+/// A replay's delivery jobs are made pending again ([`JobChange::again`]).
+const REPLAY: &str = "UPDATE jobs SET state = ?, due_at = ?, attempts = ?, lease_until = NULL, \
+     updated_at = ? WHERE kind = 'webhook.delivery'";
 
 /// Per endpoint: delivery counts by state, and the latest attempt.
 const HEALTH: &str = "SELECT e.id AS endpoint_id, \
-     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
-      AND d.state = 'pending') AS pending, \
-     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
-      AND d.state = 'delivered') AS delivered, \
-     (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
-      AND d.state = 'dead') AS dead, \
+     (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'webhook.delivery' AND j.lane = e.id \
+      AND j.state = 'pending') AS pending, \
+     (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'webhook.delivery' AND j.lane = e.id \
+      AND j.state = 'done') AS delivered, \
+     (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'webhook.delivery' AND j.lane = e.id \
+      AND j.state = 'dead') AS dead, \
      (SELECT a.started_at FROM webhook_attempts a WHERE a.endpoint_id = e.id \
       ORDER BY a.started_at DESC, a.id DESC LIMIT 1) AS last_attempt_at, \
      (SELECT a.status_code FROM webhook_attempts a WHERE a.endpoint_id = e.id \
@@ -64,10 +65,10 @@ pub(super) fn list_events(
     if let Some(state) = q.state {
         query
             .push(
-                " AND EXISTS (SELECT 1 FROM webhook_deliveries d \
-                 WHERE d.event_seq = webhook_events.seq AND d.state = ",
+                " AND EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'webhook.delivery' \
+                 AND j.subject = webhook_events.seq AND j.state = ",
             )
-            .bind(state.as_str().to_owned())
+            .bind(state.job_state().as_str().to_owned())
             .push(")");
     }
     query
@@ -77,13 +78,13 @@ pub(super) fn list_events(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = Query::new(
-        "SELECT event_seq, endpoint_id, state, attempts FROM webhook_deliveries \
-         WHERE tenant_id = ",
-    );
+    let mut query = Query::new(format!(
+        "SELECT {DELIVERY_STATE_COLUMNS} FROM jobs WHERE kind = 'webhook.delivery' \
+         AND tenant_id = "
+    ));
     query
         .bind(t.0)
-        .push(" AND event_seq IN (")
+        .push(" AND subject IN (")
         .bind_list(events.iter().map(|e| e.seq))
         .push(") ORDER BY id");
     let deliveries: Vec<DeliveryStateRow> = query.all(conn)?;
@@ -113,11 +114,19 @@ pub(super) fn replay_event(
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let seq = event_seq(conn, t, event_id)?;
-    let sql = format!("{REPLAY} WHERE tenant_id = ? AND event_seq = ?");
+    let again = JobChange::again(now);
+    let sql = format!("{REPLAY} AND tenant_id = ? AND subject = ?");
     execute(
         conn,
         &sql,
-        params![to_millis(now), to_millis(now), t.0, seq],
+        params![
+            again.state.as_str(),
+            to_millis(again.due_at),
+            again.attempts,
+            to_millis(now),
+            t.0,
+            seq
+        ],
     )
 }
 
@@ -129,8 +138,9 @@ pub(super) fn replay_dead(
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
+    let again = JobChange::again(now);
     let sql = format!(
-        "{REPLAY} WHERE tenant_id = ? AND state = 'dead' AND event_seq IN \
+        "{REPLAY} AND tenant_id = ? AND state = 'dead' AND subject IN \
          (SELECT seq FROM webhook_events WHERE tenant_id = ? AND created_at >= ? \
          AND created_at <= ?)"
     );
@@ -138,7 +148,9 @@ pub(super) fn replay_dead(
         conn,
         &sql,
         params![
-            to_millis(now),
+            again.state.as_str(),
+            to_millis(again.due_at),
+            again.attempts,
             to_millis(now),
             t.0,
             t.0,
@@ -158,8 +170,8 @@ pub(super) fn endpoint_health(conn: &Connection, t: TenantId) -> StoreResult<Vec
 pub(super) fn outbox_stats(conn: &Connection, now: DateTime<Utc>) -> StoreResult<OutboxStats> {
     let (pending, in_flight): (i64, i64) = one(
         conn,
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE lease_until > ?) FROM webhook_deliveries \
-         WHERE state = 'pending'",
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE lease_until > ?) FROM jobs \
+         WHERE kind = 'webhook.delivery' AND state = 'pending'",
         params![to_millis(now)],
     )?;
     Ok(OutboxStats {

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, types::Value, Connection};
 use tiller_core::{
     clock::to_millis,
+    jobs::JobKind,
     webhooks::{
-        plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot, Endpoint,
-        EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
+        delivery_jobs, plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot,
+        Endpoint, EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
     },
     Entity, StoreResult, TenantId,
 };
@@ -15,15 +16,18 @@ use tiller_core::{
 use super::{load_endpoints, Which};
 use crate::{
     rows::{
-        claimed, ClaimRow, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow,
-        CLAIM_RETURNING, ENDPOINT_COLUMNS, EVENT_COLUMNS, FINISH_COLUMNS,
+        claimed, EndpointRow, EventRow, FinishRow, NewAttemptRow, NewEventRow, ENDPOINT_COLUMNS,
+        EVENT_COLUMNS, FINISH_COLUMNS, FINISH_FROM,
     },
-    sqlite::statements::{all, execute, found, one, placeholders},
+    sqlite::{
+        jobs,
+        statements::{all, execute, found, one, placeholders},
+    },
 };
 
-/// Writes `events` and, for each, one pending delivery due at `now` per endpoint of tenant
-/// `t` that wants its type, enabled or not: a disabled endpoint's deliveries wait until it
-/// is enabled again (claims skip disabled endpoints), so nothing accepted is lost. Runs in
+/// Writes `events` and, for each, its delivery jobs ([`delivery_jobs`]): one per endpoint
+/// of tenant `t` that wants its type, enabled or not (a disabled endpoint's lane is held,
+/// so its deliveries wait until it is enabled again and nothing accepted is lost). Runs in
 /// the caller's job on the writer thread: `enqueue`, `append_message` and
 /// `disable_failing_endpoints` all write events through here.
 pub(crate) fn enqueue_events(
@@ -64,64 +68,35 @@ pub(crate) fn enqueue_events(
                 to_millis(now),
             ],
         )?;
-        let targets: Vec<&Endpoint> = subscribers
-            .iter()
-            .filter(|s| s.wants(&e.event_type))
-            .collect();
-        if !targets.is_empty() {
-            let sql = format!(
-                "INSERT INTO webhook_deliveries (event_seq, endpoint_id, tenant_id, ordering_key, \
-                 state, attempts, next_attempt_at, updated_at) VALUES {}",
-                vec!["(?, ?, ?, ?, 'pending', 0, ?, ?)"; targets.len()].join(", ")
-            );
-            let mut values = Vec::with_capacity(targets.len() * 6);
-            for endpoint in targets {
-                values.extend([
-                    Value::from(row.seq),
-                    Value::from(endpoint.id.clone()),
-                    Value::from(t.0),
-                    Value::from(e.ordering_key.clone()),
-                    Value::from(to_millis(now)),
-                    Value::from(to_millis(now)),
-                ]);
-            }
-            execute(conn, &sql, params_from_iter(values))?;
-        }
+        let deliveries = delivery_jobs(
+            &subscribers,
+            &e.event_type,
+            e.ordering_key.as_deref(),
+            row.seq,
+            now,
+        );
+        jobs::insert(conn, &deliveries, now)?;
         records.push(row.try_into()?);
     }
     Ok(records)
 }
 
-/// Leases the due deliveries: pending, unleased (or the lease ran out), to an enabled
-/// endpoint, and not held back by an earlier pending delivery of the same ordering key to
-/// the same endpoint. The single writer serialises claims, so no row is claimed twice.
-const CLAIM: &str = "UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1, \
-     updated_at = ? WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-     WHERE d.state = 'pending' AND d.next_attempt_at <= ? \
-     AND (d.lease_until IS NULL OR d.lease_until <= ?) AND e.enabled \
-     AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-     WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key \
-     AND p.state = 'pending' AND p.id < d.id)) \
-     ORDER BY d.next_attempt_at, d.id LIMIT ?)";
-
+/// Leases the due delivery jobs (see [`jobs::claim`]: an endpoint is a lane, held while
+/// the endpoint is disabled; a session's events go in order) with their events and
+/// endpoints. The single writer serialises claims, so no job is claimed twice.
 pub(super) fn claim(
     conn: &Connection,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let sql = format!("{CLAIM} RETURNING {CLAIM_RETURNING}");
-    let claims: Vec<ClaimRow> = all(
+    let claims = jobs::claim(
         conn,
-        &sql,
-        params![
-            to_millis(lease_until),
-            to_millis(now),
-            to_millis(now),
-            to_millis(now),
-            i64::from(limit)
-        ],
+        JobKind::WebhookDelivery,
+        None,
+        now,
+        lease_until,
+        limit,
     )?;
     if claims.is_empty() {
         return Ok(Vec::new());
@@ -133,9 +108,9 @@ pub(super) fn claim(
     let events: Vec<EventRow> = all(
         conn,
         &sql,
-        params_from_iter(claims.iter().map(|c| c.event_seq)),
+        params_from_iter(claims.iter().map(|c| c.subject)),
     )?;
-    let mut ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
+    let mut ids: Vec<String> = claims.iter().map(|c| c.lane.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
     let endpoints = load_endpoints(conn, Which::Ids(&ids), Some(now))?;
@@ -150,11 +125,7 @@ pub(super) fn finish(
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let sql = format!(
-        "SELECT {FINISH_COLUMNS} FROM webhook_deliveries d \
-         JOIN webhook_events ev ON ev.seq = d.event_seq \
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?"
-    );
+    let sql = format!("SELECT {FINISH_COLUMNS} FROM {FINISH_FROM} WHERE j.id = ?");
     let row: FinishRow = found(conn, &sql, params![attempt.delivery_id], Entity::Delivery)?;
     let plan = plan_finish(DeliverySnapshot::try_from(row)?, attempt, outcome);
     apply_finish(conn, &plan, now)?;
@@ -166,7 +137,7 @@ fn apply_finish(conn: &Connection, plan: &FinishPlan, now: DateTime<Utc>) -> Sto
     let new = NewAttemptRow::of(log);
     execute(
         conn,
-        "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, tenant_id, attempt, \
+        "INSERT INTO webhook_attempts (job_id, event_id, endpoint_id, tenant_id, attempt, \
          started_at, status_code, latency_ms, response_excerpt, error, outcome) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
@@ -183,18 +154,8 @@ fn apply_finish(conn: &Connection, plan: &FinishPlan, now: DateTime<Utc>) -> Sto
             &log.outcome,
         ],
     )?;
-    if let Some(change) = plan.delivery {
-        execute(
-            conn,
-            "UPDATE webhook_deliveries SET state = ?, next_attempt_at = ?, lease_until = NULL, \
-             updated_at = ? WHERE id = ?",
-            params![
-                change.state.as_str(),
-                to_millis(change.next_attempt_at),
-                to_millis(now),
-                log.delivery_id
-            ],
-        )?;
+    if let Some(change) = &plan.delivery {
+        jobs::apply(conn, log.delivery_id, change, now)?;
     }
     match plan.failure_run {
         Some(FailureRun::Start(at)) => execute(
@@ -272,6 +233,7 @@ pub(super) fn disable_failing(
     if plan.is_empty() {
         return Ok(Vec::new());
     }
+    let ids: Vec<String> = plan.iter().map(|d| d.endpoint_id.clone()).collect();
     for d in &plan {
         execute(
             conn,
@@ -280,10 +242,23 @@ pub(super) fn disable_failing(
             params![&d.reason, to_millis(now), &d.endpoint_id],
         )?;
     }
-    let ids: Vec<String> = plan.iter().map(|d| d.endpoint_id.clone()).collect();
     let disabled = load_endpoints(conn, Which::Ids(&ids), Some(now))?;
+    for endpoint in &disabled {
+        hold_deliveries(conn, endpoint)?;
+    }
     for d in plan {
         enqueue_events(conn, d.tenant, &[d.event], now)?;
     }
     Ok(disabled)
+}
+
+/// Keeps the lane of the endpoint's deliveries held or free as its state says
+/// ([`Endpoint::holds_deliveries`]), after any write of `enabled`.
+pub(crate) fn hold_deliveries(conn: &Connection, endpoint: &Endpoint) -> StoreResult<()> {
+    jobs::hold_lane(
+        conn,
+        JobKind::WebhookDelivery,
+        &endpoint.id,
+        endpoint.holds_deliveries(),
+    )
 }

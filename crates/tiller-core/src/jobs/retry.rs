@@ -1,12 +1,13 @@
-//! When to try again. The documented policy is a retry every minute, at most 5 retries;
-//! tenants may configure their own list of delays. Delays get ±jitter, a `Retry-After`
-//! is honoured within `[delay, 2 × delay]`, and a 429 or a timeout doubles the wait.
+//! When a failed job is tried again. The webhook policy documented by AIRUDDER is a retry
+//! every minute, at most 5 retries; tenants may configure their own list of delays. Delays
+//! get ±jitter, a `Retry-After` is honoured within `[delay, 2 × delay]`, and a 429 or a
+//! timeout doubles the wait.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::Outcome;
+use super::Verdict;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -46,9 +47,9 @@ impl RetryPolicy {
         failure: Failure,
         now: DateTime<Utc>,
         unit: f64,
-    ) -> Outcome {
+    ) -> Verdict {
         let Some(base) = self.delays.get(attempt as usize - 1).copied() else {
-            return Outcome::Dead;
+            return Verdict::GiveUp;
         };
         let jittered = base.mul_f64((1.0 + self.jitter * (2.0 * unit - 1.0)).max(0.0));
         let delay = match failure {
@@ -60,7 +61,7 @@ impl RetryPolicy {
             Failure::Status { .. } | Failure::Network => jittered,
         };
         let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        Outcome::Retry { at: now + delay }
+        Verdict::Retry { at: now + delay }
     }
 }
 
@@ -78,9 +79,9 @@ mod tests {
     use super::*;
     use crate::clock::from_millis;
 
-    fn at(o: &Outcome) -> i64 {
-        match o {
-            Outcome::Retry { at } => at.timestamp(),
+    fn at(v: &Verdict) -> i64 {
+        match v {
+            Verdict::Retry { at } => at.timestamp(),
             other => panic!("expected a retry, got {other:?}"),
         }
     }
@@ -100,7 +101,7 @@ mod tests {
         }
         assert_eq!(
             p.after_failure(6, Failure::Network, now, 0.5),
-            Outcome::Dead
+            Verdict::GiveUp
         );
     }
 
