@@ -2,6 +2,8 @@
 //! in `tiller-core`. The backend is chosen from the URL scheme in [`connect`].
 
 mod error;
+#[cfg(test)]
+mod migration_tests;
 mod postgres;
 mod rows;
 mod sqlite;
