@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tiller_core::Clock as _;
+use tiller_core::{signing::nxlink::Algorithm, Clock as _};
 
 use crate::{
     helpers::Reply,
@@ -437,4 +437,66 @@ async fn channels_named_like_the_report_paths_still_reach_user_send_message() {
         assert_eq!(r["msg_ids"].as_array().unwrap().len(), 1);
         assert_eq!(b.session(&format!("c-{channel}")).await["channel"], channel);
     }
+}
+
+/// Issue 11, item 1 for templates: a tap on a template's quick-reply button (`{"type":
+/// "button","text":…}`) is listed with a `reply` naming the template it answers (the one
+/// with that button, not merely the newest), and its nxlink record's `context` is that
+/// template's id.
+#[tokio::test]
+async fn a_template_button_tap_answers_the_template_with_that_button() {
+    let b = Bot::start(LOGISTICS).await;
+    b.text("c1", "hi").await;
+    b.app.turns().await;
+    let template = |id: &str, buttons: &[&str]| {
+        let button: Vec<Value> = buttons
+            .iter()
+            .map(|t| json!({"type": "QUICK_REPLY", "text": t}))
+            .collect();
+        json!({"type": "template", "msg_id": id, "template": {"type": "WhatsApp",
+            "content": {"body": "Your bill is due. Pay now?", "button": button}}})
+    };
+    let body = json!({"call_id": "c1", "sender_type": "chatbot",
+        "messages": [template("tpl-pay", &["yes", "no"]), template("tpl-survey", &["great"])]});
+    b.post(SENT, body).await;
+    b.user("c1", json!({"type": "button", "text": "no"})).await;
+
+    for path in ["/api/v1/session/message/list", "/api/v1/session/messages"] {
+        let list = b
+            .post(
+                path,
+                json!({"call_id": "c1", "last_msg_id": "", "size": 100}),
+            )
+            .await;
+        let tap = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["sender_type"] == "user" && m["content"]["type"] == "button")
+            .unwrap_or_else(|| panic!("{path}: {list}"))
+            .clone();
+        assert_eq!(
+            tap["content"],
+            json!({"type": "button", "text": "no"}),
+            "{path}"
+        );
+        assert_eq!(tap["reply"]["msg_id"], "tpl-pay", "{path}: {tap}");
+        assert_eq!(tap["reply"]["type"], "template", "{path}: {tap}");
+    }
+
+    let path = format!(
+        "/saas/openapi/chat/records?tenant_id={}&appkey={}&page_number=1&page_size=100",
+        b.t.id.0, b.t.app_key
+    );
+    let headers = b.app.nx_headers(&b.t, "", Algorithm::Md5);
+    let r = b
+        .app
+        .send_owned(reqwest::Method::GET, &path, &headers, "")
+        .await;
+    let records = r.json()["list"].as_array().unwrap().clone();
+    let tap = records
+        .iter()
+        .find(|r| r["content"] == "no")
+        .unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(tap["context"], "tpl-pay");
 }
