@@ -15,6 +15,51 @@ pub enum Committed {
     EventsEnqueued,
     /// A session's robot turn is due.
     TurnDue { tenant: TenantId, call_id: CallId },
+    /// Another node sharing the database committed work of this kind (PostgreSQL's
+    /// `LISTEN/NOTIFY`, relayed by `tiller_store::CommitRelay`): this node's workers may
+    /// claim it at once instead of at their next poll.
+    Elsewhere(Work),
+}
+
+/// The kinds of work a commit makes claimable, as the workers that claim it see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Work {
+    /// Webhook deliveries (the delivery worker).
+    Deliveries,
+    /// Robot turns (the robot worker).
+    Turns,
+}
+
+impl Work {
+    pub const ALL: [Work; 2] = [Work::Deliveries, Work::Turns];
+
+    /// A stable one-letter name, for the cross-node notification's payload.
+    pub fn letter(self) -> char {
+        match self {
+            Self::Deliveries => 'd',
+            Self::Turns => 't',
+        }
+    }
+
+    pub fn of_letter(letter: char) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.letter() == letter)
+    }
+}
+
+impl Committed {
+    /// The work this commit made claimable.
+    pub fn work(&self) -> Work {
+        match self {
+            Self::EventsEnqueued => Work::Deliveries,
+            Self::TurnDue { .. } => Work::Turns,
+            Self::Elsewhere(work) => *work,
+        }
+    }
+
+    /// Whether this node committed it (a relay passes on only these).
+    pub fn is_local(&self) -> bool {
+        !matches!(self, Self::Elsewhere(_))
+    }
 }
 
 /// Reacts to commits. Called on the publisher's task: a listener with slow work spawns it.
@@ -71,6 +116,24 @@ mod tests {
         fn on_commit(&self, committed: &Committed) {
             self.0.lock().unwrap().push(committed.clone());
         }
+    }
+
+    #[test]
+    fn commits_name_their_work_and_letters_round_trip() {
+        let due = Committed::TurnDue {
+            tenant: TenantId(1),
+            call_id: CallId::parse("c1").unwrap(),
+        };
+        assert_eq!(due.work(), Work::Turns);
+        assert_eq!(Committed::EventsEnqueued.work(), Work::Deliveries);
+        assert!(due.is_local() && Committed::EventsEnqueued.is_local());
+        let remote = Committed::Elsewhere(Work::Turns);
+        assert_eq!(remote.work(), Work::Turns);
+        assert!(!remote.is_local());
+        for w in Work::ALL {
+            assert_eq!(Work::of_letter(w.letter()), Some(w));
+        }
+        assert_eq!(Work::of_letter('x'), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context as _;
 use tiller_core::{
     auth::Tokens,
-    bus::{CommitBus, CommitListener, Committed},
+    bus::{CommitBus, CommitListener, Committed, Work},
     conversations::Conversations,
     robots::RobotEngine,
     store::DynStore,
@@ -40,13 +40,29 @@ pub struct App {
     robot_worker: Arc<RobotWorker>,
 }
 
-/// Wakes the local delivery worker when this node enqueues events.
+/// Wakes the delivery worker when this node, or another on the same database, enqueues
+/// events.
 struct DeliveryWaker(Arc<Notify>);
 
 impl CommitListener for DeliveryWaker {
     fn on_commit(&self, committed: &Committed) {
-        if *committed == Committed::EventsEnqueued {
+        if committed.work() == Work::Deliveries {
             self.0.notify_one();
+        }
+    }
+}
+
+/// Wakes the robot worker when another node makes a turn due (its own run inline, unless
+/// `robots.inline_turns` is off: then its own wake the worker too).
+struct TurnWaker {
+    wake: Arc<Notify>,
+    inline: bool,
+}
+
+impl CommitListener for TurnWaker {
+    fn on_commit(&self, committed: &Committed) {
+        if committed.work() == Work::Turns && (!committed.is_local() || !self.inline) {
+            self.wake.notify_one();
         }
     }
 }
@@ -74,6 +90,17 @@ impl App {
         let wake = Arc::new(Notify::new());
         let bus = CommitBus::new();
         bus.subscribe(Arc::new(DeliveryWaker(wake.clone())));
+        let turn_wake = Arc::new(Notify::new());
+        bus.subscribe(Arc::new(TurnWaker {
+            wake: turn_wake.clone(),
+            inline: cfg.robots.inline_turns,
+        }));
+        if tiller_store::relay_commits(&cfg.database.url, &bus)
+            .await
+            .context("relaying commits to the other nodes")?
+        {
+            tracing::info!("commits are relayed to the other nodes on this database");
+        }
         let guard = AddressGuard::new(cfg.allowed_networks()?);
         let client = OutboundClient::new(guard.clone(), cfg.outbound.max_response_bytes)?;
         let webhooks = cfg.webhooks_service(store.clone(), clock.clone(), guard, bus.clone())?;
@@ -111,6 +138,7 @@ impl App {
             clock.clone(),
             cfg.clone(),
             metrics.clone(),
+            turn_wake,
         )?);
         let state = AppState::new(Services {
             tenants: Tenants::new(Arc::new(store.clone()), clock.clone()),

@@ -45,6 +45,23 @@ pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<DynStore, Conne
     }
 }
 
+/// Starts relaying commits between the nodes sharing the database at `url` (see
+/// [`postgres::relay`]): this node's commits on `bus` wake the other nodes' workers, and
+/// theirs reach `bus` as `Committed::Elsewhere`. `false`, doing nothing, for SQLite, which
+/// one node owns.
+pub async fn relay_commits(
+    url: &str,
+    bus: &std::sync::Arc<tiller_core::bus::CommitBus>,
+) -> Result<bool, ConnectError> {
+    match Backend::of(url)? {
+        Backend::Sqlite => Ok(false),
+        Backend::Postgres => {
+            postgres::relay::CommitRelay::start(url, bus).await?;
+            Ok(true)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
     Sqlite,

@@ -4,6 +4,7 @@ mod chat_records;
 mod conversations;
 mod jobs;
 mod messages;
+pub(crate) mod relay;
 mod robots;
 mod webhooks;
 

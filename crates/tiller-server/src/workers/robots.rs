@@ -30,6 +30,9 @@ pub struct RobotWorker {
     /// `robots.session_timeout`, parsed once.
     session_timeout: chrono::Duration,
     metrics: Arc<Metrics>,
+    /// Rung when a turn is due that no inline spawner runs (another node's, or this node's
+    /// with inline turns off): the worker claims it now instead of at its next poll.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl RobotWorker {
@@ -39,6 +42,7 @@ impl RobotWorker {
         clock: SharedClock,
         cfg: Arc<Config>,
         metrics: Arc<Metrics>,
+        wake: Arc<tokio::sync::Notify>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             engine,
@@ -47,6 +51,7 @@ impl RobotWorker {
             session_timeout: cfg.session_timeout()?,
             cfg,
             metrics,
+            wake,
         })
     }
 
@@ -116,6 +121,7 @@ impl RobotWorker {
             }
             tokio::select! {
                 () = stop.cancelled() => {}
+                () = self.wake.notified() => {}
                 () = tokio::time::sleep(poll) => {}
             }
         }

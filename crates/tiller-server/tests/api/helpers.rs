@@ -30,7 +30,8 @@ pub struct TestApp {
     pub outbox: Arc<OutboxWorker>,
     pub robots: Arc<RobotWorker>,
     shutdown: Option<oneshot::Sender<()>>,
-    pub db: TestDatabase,
+    /// Shared by the nodes of one database (`spawn_beside`); dropped with the last.
+    pub db: Arc<TestDatabase>,
     _files: tempfile::TempDir,
 }
 
@@ -77,7 +78,22 @@ impl TestApp {
     }
 
     async fn spawn_clocked(clock: ManualClock, tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let db = TestDatabase::from_env().await;
+        let db = Arc::new(TestDatabase::from_env().await);
+        Self::spawn_on(db, clock, tweak).await
+    }
+
+    /// Another node on this app's database, with its own clock (starting where this one
+    /// is) and config.
+    pub async fn spawn_beside(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let clock = ManualClock::at(self.clock.now());
+        Self::spawn_on(self.db.clone(), clock, tweak).await
+    }
+
+    async fn spawn_on(
+        db: Arc<TestDatabase>,
+        clock: ManualClock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut cfg = Config::defaults();
         cfg.server.listen = "127.0.0.1:0".parse().unwrap();
         cfg.database.url.clone_from(&db.url);
