@@ -89,7 +89,7 @@ impl TestApp {
         Self::spawn_on(self.db.clone(), clock, tweak).await
     }
 
-    async fn spawn_on(
+    pub async fn spawn_on(
         db: Arc<TestDatabase>,
         clock: ManualClock,
         tweak: impl FnOnce(&mut Config),

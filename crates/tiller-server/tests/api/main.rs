@@ -15,6 +15,7 @@ mod envelope;
 mod files;
 mod helpers;
 mod limits;
+mod nodes;
 mod nxlink;
 mod openapi;
 mod ops;
