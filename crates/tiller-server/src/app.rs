@@ -95,11 +95,14 @@ impl App {
             wake: turn_wake.clone(),
             inline: cfg.robots.inline_turns,
         }));
-        if tiller_store::relay_commits(&cfg.database.url, &bus)
-            .await
-            .context("relaying commits to the other nodes")?
-        {
-            tracing::info!("commits are relayed to the other nodes on this database");
+        // A database without LISTEN/NOTIFY (CockroachDB, say) still serves: the workers poll.
+        match tiller_store::relay_commits(&cfg.database.url, &bus).await {
+            Ok(true) => tracing::info!("commits are relayed to the other nodes on this database"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cross-node wake-ups are off (no LISTEN/NOTIFY?): other nodes' work waits for the workers' polls"
+            ),
         }
         let guard = AddressGuard::new(cfg.allowed_networks()?);
         let client = OutboundClient::new(guard.clone(), cfg.outbound.max_response_bytes)?;
