@@ -4,6 +4,8 @@
 pub mod clock;
 pub mod examples;
 pub mod receiver;
+pub mod tcp_proxy;
 
 pub use clock::ManualClock;
 pub use receiver::{Received, WebhookReceiver};
+pub use tcp_proxy::TcpProxy;

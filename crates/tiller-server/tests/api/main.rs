@@ -19,6 +19,7 @@ mod nodes;
 mod nxlink;
 mod openapi;
 mod ops;
+mod outage;
 mod readme;
 mod robots;
 mod robots_external;
