@@ -5,6 +5,7 @@ mod conversations;
 mod jobs;
 mod messages;
 mod robots;
+mod seats;
 mod webhooks;
 
 use std::time::Duration;
