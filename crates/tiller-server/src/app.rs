@@ -9,6 +9,7 @@ use tiller_core::{
     bus::{CommitBus, CommitListener, Committed},
     conversations::Conversations,
     robots::RobotEngine,
+    seats::Seats,
     store::DynStore,
     tenant::Tenants,
     SharedClock,
@@ -114,6 +115,7 @@ impl App {
         )?);
         let state = AppState::new(Services {
             tenants: Tenants::new(Arc::new(store.clone()), clock.clone()),
+            seats: Seats::new(Arc::new(store.clone()), clock.clone()),
             tokens,
             credentials: Arc::new(store.clone()),
             readiness: Arc::new(store.clone()),
