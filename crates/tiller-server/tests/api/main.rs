@@ -21,6 +21,7 @@ mod ops;
 mod readme;
 mod robots;
 mod robots_external;
+mod seats;
 mod signed;
 mod startup;
 mod tenancy;
