@@ -9,6 +9,8 @@
 mod events;
 mod ids;
 mod queries;
+mod records;
+mod records_service;
 mod report_service;
 mod reports;
 mod rules;
@@ -22,6 +24,10 @@ pub use events::{
 };
 pub use ids::{CallId, CallIdError};
 pub use queries::{ChatRecord, ChatRecordQuery, MessageQuery, SessionQuery, SortOrder};
+pub use records::{
+    agent_filter, page_seat_ids, record_agent, show_records, ChatRecordPage, ChatRecordRequest,
+    RecordAgent, ShownRecord,
+};
 pub use reports::{
     channel_message, check_status_reports, plan_status_reports, reports_status, ChannelMessage,
     ChannelSender, ReportedMessage, ReportedStatus, StatusReport, StatusReportOutcome,

@@ -109,6 +109,8 @@ uniques! {
     /// `robots_tenant_default`: the tenant already has a default robot (two were made
     /// default at once; PostgreSQL only, SQLite's writer serialises them).
     RobotDefault => "tenant_default",
+    /// `seats (tenant_id, email)`: another seat of the tenant has this e-mail.
+    SeatEmail => "email",
 }
 
 impl std::fmt::Display for Unique {

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod jobs;
 pub mod messages;
 pub mod robots;
+pub mod seats;
 pub mod secret;
 pub mod signing;
 pub mod store;

@@ -18,6 +18,7 @@ use crate::{
     jobs::{ClaimedJob, JobKind, NewJob, Pacing, Verdict},
     messages::Message,
     robots::{NewRobot, Robot},
+    seats::{NewSeat, Seat, SeatEmail},
     tenant::TenantStore,
     webhooks::{
         AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealth, EndpointPatch, EventQuery,
@@ -331,6 +332,39 @@ pub trait JobStore: Send + Sync {
     async fn hold_lane(&self, kind: JobKind, lane: &str, held: bool) -> StoreResult<()>;
 }
 
+/// The seat directory ([`crate::seats`]). Seat ids and e-mails are compared exactly: an
+/// e-mail is lower-cased by [`SeatEmail`] before it reaches the store.
+#[async_trait::async_trait]
+pub trait SeatStore: Send + Sync {
+    /// Inserts the seat or, when the tenant has one with its `seat_id`, gives that one the
+    /// new name and e-mail (keeping `created_at`). `Conflict(SeatEmail)` when another seat
+    /// of the tenant has the e-mail.
+    async fn put_seat(&self, t: TenantId, new: &NewSeat, now: DateTime<Utc>) -> StoreResult<Seat>;
+    /// The tenant's seats by `seat_id` (byte order, on every backend).
+    async fn seats(&self, t: TenantId) -> StoreResult<Vec<Seat>>;
+    /// The tenant's seats among `ids`, by `seat_id`; ids it has no seat for are left out.
+    async fn seats_by_ids(&self, t: TenantId, ids: &[String]) -> StoreResult<Vec<Seat>>;
+    async fn seat_by_email(&self, t: TenantId, email: &SeatEmail) -> StoreResult<Option<Seat>>;
+}
+
+/// A shared store serves the port too, so [`crate::seats::Seats`] holds this part of
+/// `DynStore` alone (`Arc::new(store.clone())`).
+#[async_trait::async_trait]
+impl<S: SeatStore + ?Sized> SeatStore for Arc<S> {
+    async fn put_seat(&self, t: TenantId, new: &NewSeat, now: DateTime<Utc>) -> StoreResult<Seat> {
+        (**self).put_seat(t, new, now).await
+    }
+    async fn seats(&self, t: TenantId) -> StoreResult<Vec<Seat>> {
+        (**self).seats(t).await
+    }
+    async fn seats_by_ids(&self, t: TenantId, ids: &[String]) -> StoreResult<Vec<Seat>> {
+        (**self).seats_by_ids(t, ids).await
+    }
+    async fn seat_by_email(&self, t: TenantId, email: &SeatEmail) -> StoreResult<Option<Seat>> {
+        (**self).seat_by_email(t, email).await
+    }
+}
+
 /// What `/readyz` asks of the database.
 #[async_trait::async_trait]
 pub trait HealthStore: Send + Sync {
@@ -353,7 +387,14 @@ impl MigrationStatus {
 }
 
 pub trait Store:
-    TenantStore + TokenStore + ConversationStore + RobotStore + WebhookStore + JobStore + HealthStore
+    TenantStore
+    + TokenStore
+    + ConversationStore
+    + RobotStore
+    + SeatStore
+    + WebhookStore
+    + JobStore
+    + HealthStore
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -9,6 +9,7 @@ use tiller_core::{
     bus::{CommitBus, CommitListener, Committed, Work},
     conversations::Conversations,
     robots::RobotEngine,
+    seats::Seats,
     store::DynStore,
     tenant::Tenants,
     SharedClock,
@@ -145,6 +146,7 @@ impl App {
         )?);
         let state = AppState::new(Services {
             tenants: Tenants::new(Arc::new(store.clone()), clock.clone()),
+            seats: Seats::new(Arc::new(store.clone()), clock.clone()),
             tokens,
             credentials: Arc::new(store.clone()),
             readiness: Arc::new(store.clone()),

@@ -9,6 +9,7 @@ use tiller_core::{
     conversations::Conversations,
     files::FileStorage,
     robots::RobotEngine,
+    seats::Seats,
     store::Readiness,
     tenant::Tenants,
     webhooks::Webhooks,
@@ -44,6 +45,8 @@ pub struct Services {
     pub tokens: Tokens,
     pub conversations: Conversations,
     pub robots: Arc<RobotEngine>,
+    /// The seat directory.
+    pub seats: Seats,
     /// Webhook endpoints and the event log, for the API (the CLI builds its own).
     pub webhooks: Webhooks,
     pub files: Arc<dyn FileStorage>,

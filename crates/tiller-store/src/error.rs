@@ -125,6 +125,11 @@ const UNIQUES: &[(Unique, &str, &str)] = &[
         "robots_tenant_default",
         "robots.tenant_id",
     ),
+    (
+        Unique::SeatEmail,
+        "seats_email_key",
+        "seats.tenant_id, seats.email",
+    ),
 ];
 
 /// A unique violation of a constraint [`UNIQUES`] does not name: a write the table does

@@ -6,6 +6,7 @@ mod jobs;
 mod messages;
 pub(crate) mod relay;
 mod robots;
+mod seats;
 mod webhooks;
 
 use std::time::Duration;

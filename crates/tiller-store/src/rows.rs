@@ -88,6 +88,7 @@ pub(crate) const TENANT_COLUMNS: &str = "id, name, company, app_key, app_secret_
 mod conversations;
 mod jobs;
 mod robots;
+mod seats;
 mod webhooks;
 
 pub(crate) use conversations::{
@@ -99,6 +100,7 @@ pub(crate) use jobs::{
     claimed_jobs, count, job_state, CandidateRow, JobRow, JobStateRow, JOB_COLUMNS,
 };
 pub(crate) use robots::{robot_key, RobotRow, ROBOT_COLUMNS};
+pub(crate) use seats::{SeatRow, SEAT_COLUMNS};
 pub(crate) use webhooks::{
     claimed, event_types_column, health, summaries, with_secrets, AttemptRow, DeliveryStateRow,
     EndpointRow, EventRow, FinishRow, HealthRow, NewAttemptRow, NewEventRow, SecretLifeRow,

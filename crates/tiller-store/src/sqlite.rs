@@ -11,6 +11,7 @@ mod jobs;
 mod messages;
 mod reader;
 mod robots;
+mod seats;
 mod statements;
 mod webhooks;
 mod writer;

@@ -37,6 +37,8 @@ mod conversations;
 mod jobs;
 #[path = "conformance/robots.rs"]
 mod robots;
+#[path = "conformance/seats.rs"]
+mod seats;
 #[path = "conformance/webhooks.rs"]
 mod webhooks;
 

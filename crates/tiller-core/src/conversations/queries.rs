@@ -45,6 +45,8 @@ pub struct ChatRecordQuery {
     pub channel_id: Option<String>,
     pub user_id: Option<String>,
     pub call_id: Option<CallId>,
+    /// Only messages stored with this seat (a request's `agent_account` resolved by
+    /// [`super::agent_filter`]).
     pub seat_id: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,

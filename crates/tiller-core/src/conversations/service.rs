@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::{
-    message_send_event, session_end_events, system_message, CallId, ChatRecord, ChatRecordQuery,
-    Conclusion, EndReason, Inbound, InboundMode, MessageQuery, NewSession, Session, SessionChange,
-    SessionFacts, SessionQuery, SessionState, SortOrder, StoredMessage,
+    message_send_event, session_end_events, system_message, CallId, Conclusion, EndReason, Inbound,
+    InboundMode, MessageQuery, NewSession, Session, SessionChange, SessionFacts, SessionQuery,
+    SessionState, SortOrder, StoredMessage,
 };
 use crate::{
     bus::{CommitBus, Committed},
@@ -301,18 +301,6 @@ impl Conversations {
             }
             other => ConversationError::Store(other),
         })
-    }
-
-    /// nxlink chat records: the number matching `q` and the page it asks for.
-    pub async fn chat_records(
-        &self,
-        t: TenantId,
-        q: &ChatRecordQuery,
-    ) -> Result<(u64, Vec<ChatRecord>)> {
-        self.store
-            .chat_records(t, q)
-            .await
-            .map_err(ConversationError::Store)
     }
 
     /// A page of messages; `recent_only` applies the 24-hour window of the *query API.

@@ -15,7 +15,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tiller_core::{
-    conversations::ConversationError, robots::RobotError, webhooks::WebhookError, StoreError,
+    conversations::ConversationError, robots::RobotError, seats::SeatError, webhooks::WebhookError,
+    StoreError,
 };
 
 use super::{
@@ -194,6 +195,16 @@ impl From<RobotError> for ApiError {
             }
             RobotError::Conversation(e) => e.into(),
             RobotError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<SeatError> for ApiError {
+    #[track_caller]
+    fn from(e: SeatError) -> Self {
+        match e {
+            SeatError::Invalid(why) => Self::bad_request(why.to_string()),
+            SeatError::Store(e) => e.into(),
         }
     }
 }

@@ -25,6 +25,7 @@ use utoipa::{
         (name = "chat", description = "Sessions and messages (AIRUDDER chatbot API)"),
         (name = "files", description = "Uploaded media"),
         (name = "robots", description = "Robots: dialogue flows and external robots (Tiller's own)"),
+        (name = "seats", description = "The seat (agent) directory behind nxlink's agent fields (Tiller's own)"),
         (name = "nxlink", description = "nxlink-compatible API"),
         (name = "webhooks", description = "Webhook endpoints, event log and replay (Tiller's own)"),
         (name = "ops", description = "Health, readiness, metrics and this document"),

@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// `path` signed for `t`; asserts the `/api/v1` envelope's success and returns `data`.
-async fn ok(app: &TestApp, t: &TestTenant, path: &str, body: Value) -> Value {
+pub(crate) async fn ok(app: &TestApp, t: &TestTenant, path: &str, body: Value) -> Value {
     let r = app.post_signed(t, path, &body.to_string()).await;
     assert_eq!(r.status, 200, "{path}: {}", r.text);
     let v = r.json();
@@ -21,7 +21,7 @@ async fn ok(app: &TestApp, t: &TestTenant, path: &str, body: Value) -> Value {
 }
 
 /// The nxlink chat records of `t` (newest first), with `extra` query parameters.
-async fn records(app: &TestApp, t: &TestTenant, extra: &str) -> Vec<Value> {
+pub(crate) async fn records(app: &TestApp, t: &TestTenant, extra: &str) -> Vec<Value> {
     let path = format!(
         "/saas/openapi/chat/records?tenant_id={}&appkey={}&page_number=1&page_size=100{extra}",
         t.id.0, t.app_key

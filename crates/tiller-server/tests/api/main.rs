@@ -23,6 +23,7 @@ mod outage;
 mod readme;
 mod robots;
 mod robots_external;
+mod seats;
 mod signed;
 mod startup;
 mod tenancy;

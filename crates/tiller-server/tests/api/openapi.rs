@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/robot/create"),
     ("post", "/api/v1/robot/list"),
     ("post", "/api/v1/robot/detail"),
+    ("post", "/api/v1/seat/save"),
+    ("post", "/api/v1/seat/list"),
     ("post", "/api/v1/session/report"),
     ("post", "/api/v1/file/upload"),
     ("get", "/files/{tenant}/{id}/{name}"),

@@ -7,7 +7,8 @@ use super::{sqlite_error, unique_of, UNIQUES};
 /// Unique constraints of the migrations that no write of the stores can break, so
 /// [`UNIQUES`] leaves them out (a violation is a bug, `Other`): PostgreSQL's names.
 /// Identity primary keys are generated; `sessions` are inserted with `ON CONFLICT DO
-/// NOTHING`, `job_lanes` upserted; `api_tokens` is no longer written.
+/// NOTHING`, `job_lanes` and `seats` upserted on their keys; `api_tokens` is no longer
+/// written.
 const NOT_HIT_PG: &[&str] = &[
     "tenants_pkey",
     "api_tokens_pkey",
@@ -20,6 +21,7 @@ const NOT_HIT_PG: &[&str] = &[
     "job_lanes_pkey",
     "webhook_attempts_pkey",
     "robots_pkey",
+    "seats_pkey",
 ];
 
 /// The same on SQLite, whose `INTEGER PRIMARY KEY`s are the rowid and have no index.
@@ -27,6 +29,7 @@ const NOT_HIT_SQLITE: &[&str] = &[
     "api_tokens.token",
     "sessions.tenant_id, sessions.call_id",
     "job_lanes.kind, job_lanes.lane",
+    "seats.tenant_id, seats.seat_id",
 ];
 
 /// What a log line with `error = ?e` and its `source()` chain shows.

@@ -8,6 +8,8 @@ mod files;
 mod messages;
 mod report_wire;
 mod robots;
+mod seat_wire;
+mod seats;
 mod sessions;
 mod wire;
 
@@ -28,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(messages::routes())
         .merge(sessions::routes())
         .merge(robots::routes())
+        .merge(seats::routes())
         .merge(files::routes());
     Envelope::Cloud
         .surface(cloud)

@@ -7,7 +7,7 @@ use axum::{
     Extension, Json,
 };
 use serde::Serialize;
-use tiller_core::conversations::{ChatRecord, ChatRecordQuery};
+use tiller_core::conversations::{ChatRecordPage, ChatRecordQuery, ChatRecordRequest};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -39,19 +39,15 @@ pub struct ChatRecordsOut {
 }
 
 impl ChatRecordsOut {
-    fn page(trace_id: String, q: &ChatRecordQuery, total: u64, records: &[ChatRecord]) -> Self {
-        let agent_account = q.seat_id.as_deref();
+    fn page(trace_id: String, q: &ChatRecordQuery, page: &ChatRecordPage) -> Self {
         Self {
             code: 0,
             message: None,
             trace_id,
-            total,
+            total: page.total,
             page_number: q.page,
             page_size: q.page_size,
-            list: records
-                .iter()
-                .map(|r| ChatRecordOut::new(r, agent_account))
-                .collect(),
+            list: page.records.iter().map(ChatRecordOut::new).collect(),
         }
     }
 }
@@ -70,7 +66,7 @@ impl ChatRecordsOut {
         ("business_channel_id" = Option<String>, Query, description = "The session's channel_id"),
         ("customer_id" = Option<String>, Query, description = "The user's id"),
         ("saas_conversation_id" = Option<String>, Query, description = "The session's call_id"),
-        ("agent_account" = Option<String>, Query, description = "The agent's seat_id"),
+        ("agent_account" = Option<String>, Query, description = "The agent's e-mail in the seat directory (any case), else taken for its seat_id"),
         ("start_time" = Option<String>, Query, description = "yyyy-MM-dd HH:mm:ss, UTC"),
         ("end_time" = Option<String>, Query, description = "yyyy-MM-dd HH:mm:ss, UTC"),
         ("order_by" = Option<String>, Query, description = "asc or desc (default)"),
@@ -84,12 +80,14 @@ async fn list_chat_records(
     req: NxSigned,
 ) -> Result<Json<ChatRecordsOut>, ApiError> {
     params.check_caller(&req.tenant)?;
-    let q = ChatRecordQuery::try_from(params)?;
-    let (total, records) = app.conversations.chat_records(req.tenant.id, &q).await?;
+    let asked = ChatRecordRequest::try_from(params)?;
+    let page = app
+        .conversations
+        .chat_records(req.tenant.id, &asked)
+        .await?;
     Ok(Json(ChatRecordsOut::page(
         req.request_id.0,
-        &q,
-        total,
-        &records,
+        &asked.query,
+        &page,
     )))
 }

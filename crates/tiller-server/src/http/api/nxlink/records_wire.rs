@@ -1,5 +1,5 @@
-//! The chat-records query string, checked into a [`ChatRecordQuery`] (`nxlink-api.md` §4.2),
-//! and a stored message as an nxlink chat record (§4.3). Items are sparse: fields that do
+//! The chat-records query string, checked into a [`ChatRecordRequest`] (`nxlink-api.md`
+//! §4.2), and a stored message with its agent as an nxlink chat record (§4.3). Items are sparse: fields that do
 //! not apply are left out, as in nxlink's own examples.
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tiller_core::{
-    conversations::{record_seat, CallId, ChatRecord, ChatRecordQuery, SortOrder},
+    conversations::{CallId, ChatRecordQuery, ChatRecordRequest, ShownRecord, SortOrder},
     files::media_mime_type,
     messages::{listed, Content, MessageStatus, ReplyShape, SenderType, Template},
     tenant::{app_key_matches, Tenant},
@@ -85,8 +85,9 @@ impl ChatRecordsIn {
     }
 }
 
-/// Paging and filters, every failure 22072.
-impl TryFrom<ChatRecordsIn> for ChatRecordQuery {
+/// Paging and filters, every failure 22072. `agent_account` is kept as given: the service
+/// resolves it (a seat's e-mail, else a seat id).
+impl TryFrom<ChatRecordsIn> for ChatRecordRequest {
     type Error = ApiError;
 
     fn try_from(params: ChatRecordsIn) -> Result<Self, ApiError> {
@@ -127,17 +128,21 @@ impl TryFrom<ChatRecordsIn> for ChatRecordQuery {
             .transpose()
             .map_err(|e| param_error(22072, format!("saas_conversation_id: {e}")))?;
         let owned = |name: &str| params.get(name).map(str::to_owned);
-        Ok(ChatRecordQuery {
+        let query = ChatRecordQuery {
             channels,
             channel_id: owned("business_channel_id"),
             user_id: owned("customer_id"),
             call_id,
-            seat_id: owned("agent_account"),
+            seat_id: None,
             from: params.time("start_time")?,
             to: params.time("end_time")?,
             order,
             page,
             page_size,
+        };
+        Ok(ChatRecordRequest {
+            query,
+            agent_account: owned("agent_account"),
         })
     }
 }
@@ -158,10 +163,10 @@ pub struct ChatRecordOut {
     pub saas_conversation_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
-    /// The seat's name; Tiller keeps no seat directory, so the seat id.
+    /// The seat's name in the directory, else the seat id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
-    /// The queried `agent_account` if given, else the seat's account (its id).
+    /// The queried `agent_account` if given, else the seat's e-mail, else the seat id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_account: Option<String>,
     /// 0 outbound (bot/agent), 1 inbound (user), 2 system.
@@ -193,7 +198,8 @@ pub fn nx_time(t: DateTime<Utc>) -> String {
 }
 
 impl ChatRecordOut {
-    pub fn new(r: &ChatRecord, agent_account: Option<&str>) -> Self {
+    pub fn new(shown: &ShownRecord) -> Self {
+        let (r, agent) = (&shown.record, shown.agent.as_ref());
         let s = &r.session;
         let m = &listed(&r.message.message, ReplyShape::Full);
         let chat_type = match m.sender_type {
@@ -207,7 +213,6 @@ impl ChatRecordOut {
             _ => (None, None),
         };
         let (media_url, filename) = media_of(&m.content).unwrap_or_default();
-        let seat = record_seat(m, s);
         ChatRecordOut {
             id: r.message.seq.to_string(),
             channel: s
@@ -220,11 +225,9 @@ impl ChatRecordOut {
             customer_id: s.user.id.clone(),
             customer_name: s.user.name.clone(),
             saas_conversation_id: s.call_id.to_string(),
-            agent_account: seat
-                .as_ref()
-                .map(|id| agent_account.unwrap_or(id).to_owned()),
-            agent_name: seat.clone(),
-            agent_id: seat,
+            agent_id: agent.map(|a| a.id.clone()),
+            agent_name: agent.map(|a| a.name.clone()),
+            agent_account: agent.map(|a| a.account.clone()),
             chat_type,
             message_type: message_type(&m.content).to_owned(),
             content: text_of(&m.content),
@@ -419,9 +422,13 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Unauthorized);
     }
 
+    fn query(pairs: &[(&str, &str)]) -> Result<ChatRecordQuery, ApiError> {
+        ChatRecordRequest::try_from(params(pairs)).map(|r| r.query)
+    }
+
     #[test]
-    fn paging_and_filters_become_the_query() {
-        let q = ChatRecordQuery::try_from(params(&[
+    fn paging_and_filters_become_the_request() {
+        let req = ChatRecordRequest::try_from(params(&[
             ("page_number", "2"),
             ("page_size", "100"),
             ("channel", "2"),
@@ -434,14 +441,15 @@ mod tests {
             ("order_by", "asc"),
         ]))
         .unwrap();
+        assert_eq!(req.agent_account.as_deref(), Some("s1"));
         assert_eq!(
-            q,
+            req.query,
             ChatRecordQuery {
                 channels: vec!["whatsapp".into()],
                 channel_id: Some("ch-1".into()),
                 user_id: Some("u-1".into()),
                 call_id: Some(CallId::parse("c1").unwrap()),
-                seat_id: Some("s1".into()),
+                seat_id: None,
                 from: Some(Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()),
                 to: None,
                 order: SortOrder::OldestFirst,
@@ -449,8 +457,14 @@ mod tests {
                 page_size: 100,
             }
         );
-        let q = ChatRecordQuery::try_from(params(&[("page_number", "1"), ("page_size", "1")]));
-        let q = q.unwrap();
+        let req = ChatRecordRequest::try_from(params(&[
+            ("page_number", "1"),
+            ("page_size", "1"),
+            ("agent_account", ""),
+        ]));
+        let req = req.unwrap();
+        assert_eq!(req.agent_account, None, "empty counts as left out");
+        let q = req.query;
         assert!(q.channels.is_empty());
         assert_eq!(q.order, SortOrder::NewestFirst);
         assert_eq!((q.call_id, q.seat_id, q.from), (None, None, None));
@@ -462,27 +476,24 @@ mod tests {
         let with = |extra: &[(&'static str, &'static str)]| {
             let mut all = paged.to_vec();
             all.extend_from_slice(extra);
-            ChatRecordQuery::try_from(params(&all))
+            query(&all)
         };
         let cases = [
+            (query(&[("page_size", "10")]), "page_number is required"),
             (
-                ChatRecordQuery::try_from(params(&[("page_size", "10")])),
-                "page_number is required",
-            ),
-            (
-                ChatRecordQuery::try_from(params(&[("page_number", "-1"), ("page_size", "10")])),
+                query(&[("page_number", "-1"), ("page_size", "10")]),
                 "page_number must be a positive integer",
             ),
             (
-                ChatRecordQuery::try_from(params(&[("page_number", "0"), ("page_size", "10")])),
+                query(&[("page_number", "0"), ("page_size", "10")]),
                 "page_number starts at 1",
             ),
             (
-                ChatRecordQuery::try_from(params(&[("page_number", "1"), ("page_size", "101")])),
+                query(&[("page_number", "1"), ("page_size", "101")]),
                 "page_size must be between 1 and 100",
             ),
             (
-                ChatRecordQuery::try_from(params(&[("page_number", "1"), ("page_size", "0")])),
+                query(&[("page_number", "1"), ("page_size", "0")]),
                 "page_size must be between 1 and 100",
             ),
             (
