@@ -106,7 +106,8 @@ impl Endpoint {
 
 /// The delivery jobs of one stored event (`event_seq`): one per endpoint of `subscribers`
 /// that wants its type, enabled or not, due at `now`, ordered by the event's key within
-/// the endpoint's lane.
+/// the endpoint's lane. A store that writes the event and its jobs in one statement plans
+/// them before the event has a seq, and fills the subject in itself.
 pub fn delivery_jobs(
     subscribers: &[Endpoint],
     event_type: &str,

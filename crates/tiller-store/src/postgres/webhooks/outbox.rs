@@ -50,13 +50,28 @@ pub(crate) async fn enqueue_events(
         .into_iter()
         .map(|r| r.into_endpoint(Vec::new()))
         .collect::<StoreResult<Vec<_>>>()?;
+    // One round trip per event: the event and its delivery jobs in one statement, the jobs'
+    // `subject` being the event's new seq (core plans them with 0 in its place).
     let insert = format!(
-        "INSERT INTO webhook_events (event_id, tenant_id, event_type, ordering_key, payload, \
-         on_outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {EVENT_COLUMNS}"
+        "WITH ev AS (INSERT INTO webhook_events (event_id, tenant_id, event_type, \
+         ordering_key, payload, on_outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING {EVENT_COLUMNS}), \
+         deliveries AS (INSERT INTO jobs (kind, tenant_id, lane, order_key, subject, state, \
+         attempts, due_at, updated_at) SELECT d.kind, d.tenant_id, d.lane, d.order_key, ev.seq, \
+         'pending', 0, d.due_at, $7 FROM ev, UNNEST($8::text[], $9::bigint[], $10::text[], \
+         $11::text[], $12::bigint[]) AS d (kind, tenant_id, lane, order_key, due_at)) \
+         SELECT {EVENT_COLUMNS} FROM ev"
     );
     let mut records = Vec::with_capacity(events.len());
     for e in events {
         let new = NewEventRow::of(e)?;
+        let jobs = delivery_jobs(
+            &subscribers,
+            &e.event_type,
+            e.ordering_key.as_deref(),
+            0,
+            now,
+        );
         let row: EventRow = sqlx::query_as(&insert)
             .bind(&e.event_id)
             .bind(t.0)
@@ -65,17 +80,18 @@ pub(crate) async fn enqueue_events(
             .bind(&new.payload)
             .bind(new.on_outcome.as_deref())
             .bind(to_millis(now))
+            .bind(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|j| j.tenant.0).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|j| j.lane.as_str()).collect::<Vec<_>>())
+            .bind(
+                jobs.iter()
+                    .map(|j| j.order_key.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(jobs.iter().map(|j| to_millis(j.due_at)).collect::<Vec<_>>())
             .fetch_one(&mut *conn)
             .await
             .map_err(store_error)?;
-        let deliveries = delivery_jobs(
-            &subscribers,
-            &e.event_type,
-            e.ordering_key.as_deref(),
-            row.seq,
-            now,
-        );
-        jobs::insert(&mut *conn, &deliveries, now).await?;
         records.push(row.try_into()?);
     }
     Ok(records)
