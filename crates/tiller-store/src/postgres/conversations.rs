@@ -196,37 +196,36 @@ async fn open_session(
     let variables = serde_json::to_string(&new.variables).map_err(crate::error::json_error)?;
     // A session gets many messages and one first contact: lock the existing row first (one
     // round trip on the common path), and insert only when there is none.
-    let facts = match locked_facts(&mut *conn, t, &new.call_id).await? {
-        Some(facts) => facts,
-        None => {
-            let created: Option<bool> = sqlx::query_scalar(&format!(
-                "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, \
+    let facts = if let Some(facts) = locked_facts(&mut *conn, t, &new.call_id).await? {
+        facts
+    } else {
+        let created: Option<bool> = sqlx::query_scalar(&format!(
+            "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, \
                  user_name, state, started_at, updated_at, robot_id, variables) VALUES ($1, $2, \
                  $3, $4, $5, $6, $10, $7, $7, {}, $9) ON CONFLICT (tenant_id, call_id) DO NOTHING \
                  RETURNING robot_id IS NOT NULL",
-                session_robot("$1", "$8::bigint")
-            ))
-            .bind(t.0)
-            .bind(new.call_id.as_str())
-            .bind(&new.channel)
-            .bind(&new.channel_id)
-            .bind(&new.user.id)
-            .bind(&new.user.name)
-            .bind(to_millis(now))
-            .bind(named)
-            .bind(&variables)
-            .bind(Opening::STATE.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
-            if let Some(has_robot) = created {
-                return Ok((Opening::of(None), SessionFacts::opened(has_robot, 0)));
-            }
-            // Another request created it since the read: lock it now.
-            locked_facts(&mut *conn, t, &new.call_id)
-                .await?
-                .ok_or(StoreError::NotFound(Entity::Session))?
+            session_robot("$1", "$8::bigint")
+        ))
+        .bind(t.0)
+        .bind(new.call_id.as_str())
+        .bind(&new.channel)
+        .bind(&new.channel_id)
+        .bind(&new.user.id)
+        .bind(&new.user.name)
+        .bind(to_millis(now))
+        .bind(named)
+        .bind(&variables)
+        .bind(Opening::STATE.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        if let Some(has_robot) = created {
+            return Ok((Opening::of(None), SessionFacts::opened(has_robot, 0)));
         }
+        // Another request created it since the read: lock it now.
+        locked_facts(&mut *conn, t, &new.call_id)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::Session))?
     };
     let opening = Opening::of(Some(facts.state));
     if opening != Opening::Reopen {
