@@ -73,6 +73,7 @@ impl App {
         let opts = tiller_store::ConnectOptions {
             max_connections: cfg.database.max_connections,
             migrate: cfg.database.migrate_on_start,
+            migration_lock: cfg.database.migration_lock,
         };
         // Bind first: a busy port is reported before the database file is created.
         let listener = TcpListener::bind(cfg.server.listen)

@@ -244,6 +244,7 @@ async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
     let opts = tiller_store::ConnectOptions {
         max_connections: 2,
         migrate: true,
+        migration_lock: cfg.database.migration_lock,
     };
     tiller_store::connect(&cfg.database.url, &opts)
         .await

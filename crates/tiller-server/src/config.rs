@@ -124,6 +124,8 @@ pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
     pub migrate_on_start: bool,
+    /// PostgreSQL: lock while migrating (`pg_advisory_lock`); off for databases without it.
+    pub migration_lock: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

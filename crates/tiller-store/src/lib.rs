@@ -21,6 +21,10 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// Apply pending migrations before returning.
     pub migrate: bool,
+    /// PostgreSQL: hold an advisory lock while migrating, so nodes starting together migrate
+    /// once. Off only for databases without `pg_advisory_lock` (CockroachDB); then migrate
+    /// from one place at a time.
+    pub migration_lock: bool,
 }
 
 impl Default for ConnectOptions {
@@ -28,6 +32,7 @@ impl Default for ConnectOptions {
         Self {
             max_connections: 8,
             migrate: true,
+            migration_lock: true,
         }
     }
 }

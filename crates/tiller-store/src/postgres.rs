@@ -50,7 +50,14 @@ impl PgStore {
         };
         if opts.migrate {
             // sqlx holds an advisory lock while migrating, so nodes starting together are safe.
-            MIGRATOR.run(&pool).await.map_err(ConnectError::Migrate)?;
+            let migrated = if opts.migration_lock {
+                MIGRATOR.run(&pool).await
+            } else {
+                let mut unlocked = sqlx::migrate!("migrations/postgres");
+                unlocked.set_locking(false);
+                unlocked.run(&pool).await
+            };
+            migrated.map_err(ConnectError::Migrate)?;
         }
         Ok(Self { pool })
     }

@@ -178,6 +178,22 @@ async fn health_story(store: DynStore) {
     assert!(["sqlite", "postgres"].contains(&store.backend()));
 }
 
+/// `migration_lock: false` (for databases without `pg_advisory_lock`) still migrates.
+#[tokio::test]
+async fn migrations_run_without_the_advisory_lock_when_asked() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let opts = ConnectOptions {
+        migration_lock: false,
+        ..ConnectOptions::default()
+    };
+    let store = connect(&db.url, &opts).await.unwrap();
+    let status = store.migration_status().await.unwrap();
+    assert!(status.is_current(), "{status:?}");
+    assert!(!status.applied.is_empty());
+}
+
 #[tokio::test]
 async fn an_unmigrated_database_reports_pending_migrations() {
     let db = TestDatabase::sqlite();
