@@ -375,8 +375,10 @@ impl ConversationStore for PgStore {
     }
 
     async fn list_sessions(&self, t: TenantId, q: &SessionQuery) -> StoreResult<Vec<Session>> {
+        // `started_at IS NOT NULL` (always true) is the predicate of the list index, which
+        // no other query states, so key lookups never take it (migration 0011).
         let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = "
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE started_at IS NOT NULL AND tenant_id = "
         ));
         qb.push_bind(t.0);
         if let Some(after) = &q.after_call_id {

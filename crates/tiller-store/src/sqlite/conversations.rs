@@ -447,7 +447,7 @@ impl ConversationStore for SqliteStore {
             .readers
             .scan(move |c| {
                 let mut query = Query::new(format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = "
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE started_at IS NOT NULL AND tenant_id = "
                 ));
                 query.bind(t.0);
                 if let Some(after) = &q.after_call_id {
