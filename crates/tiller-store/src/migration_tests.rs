@@ -158,3 +158,44 @@ async fn postgres_moves_deliveries_onto_jobs() {
     .unwrap();
     assert_eq!(next, 4);
 }
+
+/// Migration 0011: on a freshly migrated database (no statistics yet), the generic plan of
+/// the session lookup every inbound message, send and turn makes takes the primary key, not
+/// the list index (which walked every session of the tenant).
+#[tokio::test]
+async fn postgres_looks_sessions_up_by_their_key_on_a_fresh_database() {
+    use sqlx::{Connection as _, Executor as _};
+    let Some(db) = crate::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    crate::postgres::MIGRATOR.run(&mut conn).await.unwrap();
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    let lookups = [
+        (
+            "lock",
+            "(bigint, text)",
+            "SELECT state FROM sessions WHERE tenant_id = $1 AND call_id = $2 FOR UPDATE",
+            "(1, 'c1')",
+        ),
+        (
+            "touch",
+            "(bigint, text, bigint)",
+            "UPDATE sessions SET updated_at = $3 WHERE tenant_id = $1 AND call_id = $2",
+            "(1, 'c1', 0)",
+        ),
+    ];
+    for (name, types, sql, args) in lookups {
+        conn.execute(format!("PREPARE {name} {types} AS {sql}").as_str())
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN EXECUTE {name} {args}"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("sessions_pkey"), "{name}: {plan}");
+    }
+}
