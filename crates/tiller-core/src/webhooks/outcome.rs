@@ -6,9 +6,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use super::{
-    event_types, AttemptRecord, DeliveryState, Endpoint, MessageStatusUpdate, NewEvent, Outcome,
-};
+use super::{event_types, AttemptRecord, Endpoint, MessageStatusUpdate, NewEvent, Outcome};
 use crate::{
     conversations::message_status_event,
     jobs::{self, JobChange, JobSnapshot},
@@ -23,12 +21,8 @@ pub struct DeliverySnapshot {
     pub tenant: TenantId,
     pub event_id: String,
     pub endpoint_id: String,
-    pub state: DeliveryState,
-    /// Claims made so far: the latest claim's attempt number.
-    pub attempts: u32,
-    pub next_attempt_at: DateTime<Utc>,
-    /// Whether the latest claim's lease is set: a finished claim has none.
-    pub leased: bool,
+    /// The delivery's job: its state, claims made, due time and lease.
+    pub job: JobSnapshot,
     pub on_outcome: Option<MessageStatusUpdate>,
     /// The endpoint's current run of failures.
     pub failing_since: Option<DateTime<Utc>>,
@@ -127,13 +121,7 @@ pub fn plan_finish(
         outcome: outcome.label().to_owned(),
         ..attempt.clone()
     };
-    let job = JobSnapshot {
-        state: snapshot.state.job_state(),
-        attempts: snapshot.attempts,
-        due_at: snapshot.next_attempt_at,
-        leased: snapshot.leased,
-    };
-    let Some(change) = jobs::plan_finish(&job, attempt.attempt, outcome.verdict()) else {
+    let Some(change) = jobs::plan_finish(&snapshot.job, attempt.attempt, outcome.verdict()) else {
         return FinishPlan {
             tenant: snapshot.tenant,
             log,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tiller_core::{
     clock::{from_millis, to_millis},
-    jobs::ClaimedJob,
+    jobs::{ClaimedJob, JobSnapshot},
     webhooks::{
         AttemptRecord, ClaimedDelivery, DeliverySnapshot, DeliveryState, Endpoint, EndpointHealth,
         EventRecord, EventSummary, MessageStatusUpdate, NewEvent, SecretLife,
@@ -14,7 +14,7 @@ use tiller_core::{
     Secret, StoreError, StoreResult, TenantId,
 };
 
-use super::{count, job_state, SqliteRow};
+use super::{count, job_state, JobStateRow, SqliteRow};
 use crate::error::{corrupt, json_error};
 
 pub(crate) const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, event_types, enabled, \
@@ -264,9 +264,8 @@ pub(crate) fn claimed(
 
 /// What an outcome is decided on: the delivery, its event's message hook and its
 /// endpoint's run of failures.
-pub(crate) const FINISH_COLUMNS: &str = "j.tenant_id, j.state, j.attempts, \
-     j.due_at AS next_attempt_at, j.lease_until, j.lane AS endpoint_id, ev.event_id, ev.on_outcome, \
-     e.failing_since";
+pub(crate) const FINISH_COLUMNS: &str = "j.tenant_id, j.state, j.attempts, j.due_at, \
+     j.lease_until, j.lane AS endpoint_id, ev.event_id, ev.on_outcome, e.failing_since";
 
 /// The tables [`FINISH_COLUMNS`] reads, for a `WHERE j.id = …`.
 pub(crate) const FINISH_FROM: &str = "jobs j JOIN webhook_events ev ON ev.seq = j.subject \
@@ -279,10 +278,8 @@ pub(crate) const DELIVERY_STATE_COLUMNS: &str =
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct FinishRow {
     pub tenant_id: i64,
-    pub state: String,
-    pub attempts: i64,
-    pub next_attempt_at: i64,
-    pub lease_until: Option<i64>,
+    #[sqlx(flatten)]
+    pub job: JobStateRow,
     pub endpoint_id: String,
     pub event_id: String,
     pub on_outcome: Option<String>,
@@ -293,10 +290,7 @@ impl SqliteRow for FinishRow {
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             tenant_id: r.get("tenant_id")?,
-            state: r.get("state")?,
-            attempts: r.get("attempts")?,
-            next_attempt_at: r.get("next_attempt_at")?,
-            lease_until: r.get("lease_until")?,
+            job: JobStateRow::read(r)?,
             endpoint_id: r.get("endpoint_id")?,
             event_id: r.get("event_id")?,
             on_outcome: r.get("on_outcome")?,
@@ -313,10 +307,7 @@ impl TryFrom<FinishRow> for DeliverySnapshot {
             tenant: TenantId(r.tenant_id),
             event_id: r.event_id,
             endpoint_id: r.endpoint_id,
-            state: DeliveryState::from(job_state(&r.state)?),
-            attempts: count(r.attempts)?,
-            next_attempt_at: from_millis(r.next_attempt_at),
-            leased: r.lease_until.is_some(),
+            job: JobSnapshot::try_from(&r.job)?,
             on_outcome: on_outcome(r.on_outcome.as_deref())?,
             failing_since: r.failing_since.map(from_millis),
         })

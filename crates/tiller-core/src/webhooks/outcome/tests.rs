@@ -8,9 +8,9 @@ use super::{
 use crate::{
     clock::from_millis,
     conversations::CallId,
-    jobs::{JobChange, JobState},
+    jobs::{JobChange, JobSnapshot, JobState},
     messages::MessageStatus,
-    webhooks::{event_types, AttemptRecord, DeliveryState, Endpoint, MessageStatusUpdate, Outcome},
+    webhooks::{event_types, AttemptRecord, Endpoint, MessageStatusUpdate, Outcome},
     TenantId,
 };
 
@@ -32,10 +32,12 @@ fn snapshot() -> DeliverySnapshot {
         tenant: TenantId(7),
         event_id: "ev".into(),
         endpoint_id: "ep".into(),
-        state: DeliveryState::Pending,
-        attempts: 2,
-        next_attempt_at: t(0),
-        leased: true,
+        job: JobSnapshot {
+            state: JobState::Pending,
+            attempts: 2,
+            due_at: t(0),
+            leased: true,
+        },
         on_outcome: Some(update(true)),
         failing_since: None,
     }
@@ -85,22 +87,15 @@ fn the_log_names_the_deliverys_event_and_endpoint_and_the_outcome() {
 
 #[test]
 fn a_stale_attempt_is_logged_and_changes_nothing_else() {
-    let re_leased = DeliverySnapshot {
-        attempts: 3,
-        ..failing(t(0))
+    let with_job = |base: DeliverySnapshot, change: fn(&mut JobSnapshot)| {
+        let mut s = base;
+        change(&mut s.job);
+        s
     };
-    let settled = DeliverySnapshot {
-        state: DeliveryState::Delivered,
-        ..snapshot()
-    };
-    let dead = DeliverySnapshot {
-        state: DeliveryState::Dead,
-        ..snapshot()
-    };
-    let finished = DeliverySnapshot {
-        leased: false,
-        ..snapshot()
-    };
+    let re_leased = with_job(failing(t(0)), |j| j.attempts = 3);
+    let settled = with_job(snapshot(), |j| j.state = JobState::Done);
+    let dead = with_job(snapshot(), |j| j.state = JobState::Dead);
+    let finished = with_job(snapshot(), |j| j.leased = false);
     for stale in [re_leased, settled, dead, finished] {
         for outcome in [
             Outcome::Delivered,
