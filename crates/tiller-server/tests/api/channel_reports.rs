@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tiller_core::{signing::nxlink::Algorithm, Clock as _};
+use tiller_core::Clock as _;
 
 use crate::{
     helpers::Reply,
@@ -484,16 +484,7 @@ async fn a_template_button_tap_answers_the_template_with_that_button() {
         assert_eq!(tap["reply"]["type"], "template", "{path}: {tap}");
     }
 
-    let path = format!(
-        "/saas/openapi/chat/records?tenant_id={}&appkey={}&page_number=1&page_size=100",
-        b.t.id.0, b.t.app_key
-    );
-    let headers = b.app.nx_headers(&b.t, "", Algorithm::Md5);
-    let r = b
-        .app
-        .send_owned(reqwest::Method::GET, &path, &headers, "")
-        .await;
-    let records = r.json()["list"].as_array().unwrap().clone();
+    let records = crate::compat::records(&b.app, &b.t, "").await;
     let tap = records
         .iter()
         .find(|r| r["content"] == "no")
