@@ -142,6 +142,9 @@ pub enum AuthError {
     /// Unknown key or wrong secret: the caller learns nothing about which.
     #[error("invalid APPKey or APPSecret")]
     BadCredentials,
+    /// The credentials are right and the tenant is disabled.
+    #[error("this company is disabled")]
+    Disabled,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -161,6 +164,9 @@ pub async fn issue_token<S: TenantStore + TokenStore + ?Sized>(
     };
     if !tenant.app_secret_matches(app_secret) {
         return Err(AuthError::BadCredentials);
+    }
+    if tenant.is_disabled() {
+        return Err(AuthError::Disabled);
     }
     let now = clock.now();
     let nonce = hex::encode(rand::random::<[u8; 16]>());

@@ -28,16 +28,20 @@ pub enum Work {
     Deliveries,
     /// Robot turns (the robot worker).
     Turns,
+    /// A tenant's standing or secrets changed (the credential caches forget what they
+    /// hold). Only ever another process's: the CLI changes tenants.
+    Credentials,
 }
 
 impl Work {
-    pub const ALL: [Work; 2] = [Work::Deliveries, Work::Turns];
+    pub const ALL: [Work; 3] = [Work::Deliveries, Work::Turns, Work::Credentials];
 
     /// A stable one-letter name, for the cross-node notification's payload.
     pub fn letter(self) -> char {
         match self {
             Self::Deliveries => 'd',
             Self::Turns => 't',
+            Self::Credentials => 'c',
         }
     }
 

@@ -12,6 +12,10 @@ use subtle::ConstantTimeEq;
 
 use crate::{ids::TenantId, Secret, SharedClock, StoreError, StoreResult, Unique};
 
+mod standing;
+
+pub use standing::{plan_tenant_change, NewSecrets, RotatedSecrets, TenantChange, TenantUpdate};
+
 /// Storage port of tenants; lookups by credential key are how a request finds its tenant.
 #[async_trait::async_trait]
 pub trait TenantStore: Send + Sync {
@@ -23,6 +27,14 @@ pub trait TenantStore: Send + Sync {
     async fn tenant_by_access_key(&self, access_key: &str) -> StoreResult<Tenant>;
     /// Oldest first.
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Reads the tenant under a lock, writes what [`plan_tenant_change`] decides and tells
+    /// every node's credential cache; returns the tenant as it now is.
+    async fn change_tenant(
+        &self,
+        id: TenantId,
+        change: &TenantChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tenant>;
 }
 
 /// A shared store serves the port too, so a service can hold this part of `DynStore` alone
@@ -47,6 +59,14 @@ impl<S: TenantStore + ?Sized> TenantStore for Arc<S> {
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         (**self).list_tenants().await
     }
+    async fn change_tenant(
+        &self,
+        id: TenantId,
+        change: &TenantChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tenant> {
+        (**self).change_tenant(id, change, now).await
+    }
 }
 
 /// A stored tenant. The app secret is only a hash (it is only ever compared); the two
@@ -64,6 +84,8 @@ pub struct Tenant {
     pub access_key: String,
     pub access_secret: Secret,
     pub created_at: DateTime<Utc>,
+    /// Set while the tenant is disabled ([`Tenant::is_disabled`]).
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl Tenant {
@@ -134,6 +156,31 @@ impl Tenants {
     /// `NotFound(Tenant)` for an unknown id.
     pub async fn get(&self, id: TenantId) -> StoreResult<Tenant> {
         self.store.tenant(id).await
+    }
+
+    /// Refuses the tenant's credentials from now on and revokes its tokens.
+    pub async fn disable(&self, id: TenantId) -> StoreResult<Tenant> {
+        self.store
+            .change_tenant(id, &TenantChange::Disable, self.clock.now())
+            .await
+    }
+
+    /// Accepts the tenant's credentials again.
+    pub async fn enable(&self, id: TenantId) -> StoreResult<Tenant> {
+        self.store
+            .change_tenant(id, &TenantChange::Enable, self.clock.now())
+            .await
+    }
+
+    /// New app, sign and access secrets (shown this once); the old ones and the tenant's
+    /// tokens stop working.
+    pub async fn rotate(&self, id: TenantId) -> StoreResult<(Tenant, RotatedSecrets)> {
+        let (stored, clear) = NewSecrets::generate();
+        let tenant = self
+            .store
+            .change_tenant(id, &TenantChange::Rotate(stored), self.clock.now())
+            .await?;
+        Ok((tenant, clear))
     }
 }
 

@@ -127,6 +127,7 @@ impl App {
         let credential_cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(
             cfg.auth.credential_cache_secs,
         )));
+        bus.subscribe(credential_cache.clone());
         let tokens = Tokens::new(Arc::new(store.clone()), clock.clone(), cfg.token_ttl());
         let cfg = Arc::new(cfg);
         let outbox = Arc::new(OutboxWorker::new(

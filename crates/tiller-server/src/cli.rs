@@ -10,7 +10,6 @@ use std::{
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde_json::json;
 use tiller_core::{
     bus::CommitBus,
     robots::Robots,
@@ -21,7 +20,10 @@ use tiller_core::{
 };
 
 mod robot;
+mod tenant;
 mod webhook;
+
+pub use tenant::TenantCommand;
 
 use crate::{
     app::{shutdown_signal, App},
@@ -80,23 +82,6 @@ pub struct DbArgs {
     /// Configuration file (TOML) layered over the built-in defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TenantCommand {
-    /// Create a tenant and print its credentials once, as one JSON object.
-    Create {
-        /// Display name; the company code is derived from it ("Acme Lending" → acme_lending).
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        db: DbArgs,
-    },
-    /// List tenants as a JSON array, without secrets.
-    List {
-        #[command(flatten)]
-        db: DbArgs,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,15 +151,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.redacted().database.url
             ))
         }
-        Command::Tenant(TenantCommand::Create { name, db }) => {
-            let cfg = load(&db, None)?;
+        Command::Tenant(cmd) => {
+            let cfg = load(cmd.db(), None)?;
             quiet_logs();
-            create_tenant(&tenants(&open_store(&cfg).await?), &name).await
-        }
-        Command::Tenant(TenantCommand::List { db }) => {
-            let cfg = load(&db, None)?;
-            quiet_logs();
-            list_tenants(&tenants(&open_store(&cfg).await?)).await
+            say(&tenant::run(cmd, &tenants(&open_store(&cfg).await?)).await?)
         }
         Command::Webhook(cmd) => {
             let cfg = load(cmd.db(), None)?;
@@ -254,43 +234,6 @@ async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
 /// The tenant service over the store this command opened.
 fn tenants(store: &DynStore) -> Tenants {
     Tenants::new(Arc::new(store.clone()), Arc::new(SystemClock))
-}
-
-async fn create_tenant(tenants: &Tenants, name: &str) -> anyhow::Result<()> {
-    let (tenant, issued) = tenants.create(name).await?;
-    let out = json!({
-        "tenant_id": tenant.id.0,
-        "name": tenant.name,
-        "company": tenant.company,
-        "app_key": issued.app_key,
-        "app_secret": issued.app_secret.expose(),
-        "sign_key": issued.sign_key,
-        "sign_secret": issued.sign_secret.expose(),
-        "access_key": issued.access_key,
-        "access_secret": issued.access_secret.expose(),
-        "created_at": tenant.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    });
-    say(&out.to_string())
-}
-
-async fn list_tenants(tenants: &Tenants) -> anyhow::Result<()> {
-    let tenants: Vec<_> = tenants
-        .list()
-        .await?
-        .into_iter()
-        .map(|t| {
-            json!({
-                "tenant_id": t.id.0,
-                "name": t.name,
-                "company": t.company,
-                "app_key": t.app_key,
-                "sign_key": t.sign_key,
-                "access_key": t.access_key,
-                "created_at": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            })
-        })
-        .collect();
-    say(&serde_json::to_string(&tenants)?)
 }
 
 fn sign(cmd: SignCommand) -> anyhow::Result<String> {

@@ -20,7 +20,7 @@ use tiller_core::{
     auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, TokenStore},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store},
-    tenant::{NewTenant, Tenant, TenantStore},
+    tenant::{plan_tenant_change, NewTenant, Tenant, TenantChange, TenantStore},
     Entity, StoreResult, TenantId,
 };
 
@@ -156,6 +156,46 @@ impl TenantStore for PgStore {
             .await
             .map_err(store_error)?;
         Ok(rows.into_iter().map(Tenant::from).collect())
+    }
+
+    async fn change_tenant(
+        &self,
+        id: TenantId,
+        change: &TenantChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tenant> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let select = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE");
+        let current: TenantRow = sqlx::query_as(&select)
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(not_found(Entity::Tenant))?;
+        let plan = plan_tenant_change(&current.into(), change, now);
+        let update = format!(
+            "UPDATE tenants SET disabled_at = $1, app_secret_hash = $2, sign_secret = $3, \
+             access_secret = $4 WHERE id = $5 RETURNING {TENANT_COLUMNS}"
+        );
+        let row: TenantRow = sqlx::query_as(&update)
+            .bind(plan.disabled_at.map(to_millis))
+            .bind(&plan.app_secret_hash)
+            .bind(plan.sign_secret.expose())
+            .bind(plan.access_secret.expose())
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        if plan.revoke_tokens {
+            sqlx::query("DELETE FROM api_token_hashes WHERE tenant_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        // Delivered at commit to every node's relay, which empties its credential cache.
+        relay::notify_credentials_changed(&mut tx).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(row.into())
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) struct TenantRow {
     pub access_key: String,
     pub access_secret: String,
     pub created_at: i64,
+    pub disabled_at: Option<i64>,
 }
 
 impl SqliteRow for TenantRow {
@@ -61,6 +62,7 @@ impl SqliteRow for TenantRow {
             access_key: r.get("access_key")?,
             access_secret: r.get("access_secret")?,
             created_at: r.get("created_at")?,
+            disabled_at: r.get("disabled_at")?,
         })
     }
 }
@@ -78,12 +80,13 @@ impl From<TenantRow> for Tenant {
             access_key: r.access_key,
             access_secret: Secret::new(r.access_secret),
             created_at: from_millis(r.created_at),
+            disabled_at: r.disabled_at.map(from_millis),
         }
     }
 }
 
 pub(crate) const TENANT_COLUMNS: &str = "id, name, company, app_key, app_secret_hash, sign_key, \
-     sign_secret, access_key, access_secret, created_at";
+     sign_secret, access_key, access_secret, created_at, disabled_at";
 
 mod conversations;
 mod jobs;

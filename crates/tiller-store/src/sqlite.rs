@@ -28,7 +28,7 @@ use tiller_core::{
     auth::{plan_token, IssuedToken, TokenPlan, TokenRecord, TokenStore},
     clock::{from_millis, to_millis},
     store::{HealthStore, MigrationStatus, Store},
-    tenant::{NewTenant, Tenant, TenantStore},
+    tenant::{plan_tenant_change, NewTenant, Tenant, TenantChange, TenantStore},
     Entity, StoreResult, TenantId,
 };
 
@@ -158,6 +158,47 @@ impl TenantStore for SqliteStore {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id");
         let rows: Vec<TenantRow> = self.readers.read(|c| all(c, &sql, []))?;
         Ok(rows.into_iter().map(Tenant::from).collect())
+    }
+
+    async fn change_tenant(
+        &self,
+        id: TenantId,
+        change: &TenantChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tenant> {
+        let change = change.clone();
+        // The writer thread serialises snapshot, decision and apply. Nothing can tell a
+        // server in another process: its cache's lifetime bounds the change's delay.
+        self.writer
+            .run(move |tx| {
+                let select = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?");
+                let current: TenantRow = found(tx, &select, params![id.0], Entity::Tenant)?;
+                let plan = plan_tenant_change(&current.into(), &change, now);
+                let update = format!(
+                    "UPDATE tenants SET disabled_at = ?, app_secret_hash = ?, sign_secret = ?, \
+                     access_secret = ? WHERE id = ? RETURNING {TENANT_COLUMNS}"
+                );
+                let row: TenantRow = one(
+                    tx,
+                    &update,
+                    params![
+                        plan.disabled_at.map(to_millis),
+                        &plan.app_secret_hash,
+                        plan.sign_secret.expose(),
+                        plan.access_secret.expose(),
+                        id.0,
+                    ],
+                )?;
+                if plan.revoke_tokens {
+                    execute(
+                        tx,
+                        "DELETE FROM api_token_hashes WHERE tenant_id = ?",
+                        params![id.0],
+                    )?;
+                }
+                Ok(row.into())
+            })
+            .await
     }
 }
 

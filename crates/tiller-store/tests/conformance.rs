@@ -51,6 +51,7 @@ async fn open(db: &TestDatabase) -> DynStore {
 on_every_backend!(tenants, tenant_story);
 on_every_backend!(tokens, token_story);
 on_every_backend!(health, health_story);
+on_every_backend!(tenant_standing, tenant_standing_story);
 
 async fn tenant_story(store: DynStore) {
     let clock = ManualClock::new();
@@ -167,6 +168,86 @@ async fn token_story(store: DynStore) {
     assert!(matches!(
         store.token_owner("unknown", clock.now()).await,
         Err(StoreError::NotFound(Entity::Token))
+    ));
+}
+
+/// Disabling, enabling and rotating: the store writes core's plan and revokes the tenant's
+/// tokens (only its own) when the plan says so.
+async fn tenant_standing_story(store: DynStore) {
+    use tiller_core::tenant::{NewSecrets, TenantChange};
+    let clock = ManualClock::new();
+    let ttl = Duration::hours(24);
+    let (a, _) = NewTenant::generate("A").unwrap();
+    let (b, _) = NewTenant::generate("B").unwrap();
+    let a = store.insert_tenant(&a, clock.now()).await.unwrap();
+    let b = store.insert_tenant(&b, clock.now()).await.unwrap();
+    assert_eq!(a.disabled_at, None);
+    for (t, n) in [(&a, "a"), (&b, "b")] {
+        store
+            .issue_token(t.id, &rec(n), clock.now(), clock.now() + ttl)
+            .await
+            .unwrap();
+    }
+
+    clock.advance(Duration::minutes(5));
+    let disabled = store
+        .change_tenant(a.id, &TenantChange::Disable, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(disabled.disabled_at, Some(clock.now()));
+    assert_eq!(store.tenant(a.id).await.unwrap(), disabled);
+    assert!(
+        store
+            .tenant_by_sign_key(&a.sign_key)
+            .await
+            .unwrap()
+            .is_disabled(),
+        "lookups by key see the standing"
+    );
+    assert!(matches!(
+        store.token_owner("h-a", clock.now()).await,
+        Err(StoreError::NotFound(Entity::Token))
+    ));
+    assert_eq!(store.token_owner("h-b", clock.now()).await.unwrap(), b.id);
+    assert_eq!(store.tenant(b.id).await.unwrap().disabled_at, None);
+
+    let enabled = store
+        .change_tenant(a.id, &TenantChange::Enable, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(enabled.disabled_at, None);
+    assert_eq!(enabled.sign_secret, a.sign_secret);
+
+    let (secrets, _) = NewSecrets::generate();
+    let rotated = store
+        .change_tenant(b.id, &TenantChange::Rotate(secrets.clone()), clock.now())
+        .await
+        .unwrap();
+    assert_eq!(rotated.sign_secret, secrets.sign_secret);
+    assert_eq!(rotated.access_secret, secrets.access_secret);
+    assert_eq!(rotated.app_secret_hash, secrets.app_secret_hash);
+    assert_eq!((rotated.sign_key, rotated.app_key), (b.sign_key, b.app_key));
+    assert_eq!(
+        store
+            .tenant_by_access_key(&b.access_key)
+            .await
+            .unwrap()
+            .access_secret,
+        secrets.access_secret
+    );
+    assert!(matches!(
+        store.token_owner("h-b", clock.now()).await,
+        Err(StoreError::NotFound(Entity::Token))
+    ));
+    assert!(matches!(
+        store
+            .change_tenant(
+                tiller_core::TenantId(9_999),
+                &TenantChange::Disable,
+                clock.now()
+            )
+            .await,
+        Err(StoreError::NotFound(Entity::Tenant))
     ));
 }
 

@@ -562,3 +562,68 @@ fn cli_outputs_share_one_created_at_format() {
         );
     }
 }
+
+/// `tenant disable | enable | rotate --tenant N`: one JSON object each, without secrets but
+/// for `rotate`'s new ones; an unknown id fails with a message.
+#[test]
+fn tenant_standing_commands_print_the_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let created: Value = serde_json::from_str(&stdout(&tiller(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme",
+        "--database-url",
+        &url,
+    ])))
+    .unwrap();
+    let id = created["tenant_id"].to_string();
+    let run = |cmd: &str| -> Value {
+        let out = stdout(&tiller(&[
+            "tenant",
+            cmd,
+            "--tenant",
+            &id,
+            "--database-url",
+            &url,
+        ]));
+        assert_eq!(out.lines().count(), 1, "{out}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let disabled = run("disable");
+    assert_eq!(disabled["tenant_id"], created["tenant_id"]);
+    assert!(disabled["disabled_at"].is_string(), "{disabled}");
+    assert!(disabled.get("sign_secret").is_none());
+    let listed: Value = serde_json::from_str(&stdout(&tiller(&[
+        "tenant",
+        "list",
+        "--database-url",
+        &url,
+    ])))
+    .unwrap();
+    assert_eq!(listed[0]["disabled_at"], disabled["disabled_at"]);
+    let enabled = run("enable");
+    assert!(enabled.get("disabled_at").is_none(), "{enabled}");
+
+    let rotated = run("rotate");
+    for secret in ["app_secret", "sign_secret", "access_secret"] {
+        assert!(rotated[secret].is_string(), "{rotated}");
+        assert_ne!(rotated[secret], created[secret], "{secret} is new");
+    }
+    for key in ["app_key", "sign_key", "access_key"] {
+        assert_eq!(rotated[key], created[key], "{key} stays");
+    }
+
+    let unknown = tiller(&[
+        "tenant",
+        "disable",
+        "--tenant",
+        "999",
+        "--database-url",
+        &url,
+    ]);
+    assert!(!unknown.status.success());
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("no tenant with id 999"), "{err}");
+}

@@ -25,6 +25,7 @@ mod robots;
 mod robots_external;
 mod seats;
 mod signed;
+mod standing;
 mod startup;
 mod tenancy;
 mod token;

@@ -39,6 +39,7 @@ const GAP: std::time::Duration = std::time::Duration::from_millis(2);
 struct Pending {
     deliveries: AtomicBool,
     turns: AtomicBool,
+    credentials: AtomicBool,
     wake: Notify,
 }
 
@@ -47,6 +48,7 @@ impl Pending {
         match work {
             Work::Deliveries => &self.deliveries,
             Work::Turns => &self.turns,
+            Work::Credentials => &self.credentials,
         }
     }
 
@@ -154,6 +156,23 @@ async fn receive(mut listener: PgListener, node: String, bus: Weak<CommitBus>) {
     }
 }
 
+/// The sender of notifications from outside every node (the CLI changing a tenant): no
+/// node's id, so every node takes them.
+const OUTSIDE: &str = "-";
+
+/// Tells every node, when `tx` commits, that a tenant's credentials changed.
+pub(crate) async fn notify_credentials_changed(
+    tx: &mut sqlx::PgConnection,
+) -> tiller_core::StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{OUTSIDE}:{}", Work::Credentials.letter()))
+        .execute(tx)
+        .await
+        .map_err(crate::error::store_error)?;
+    Ok(())
+}
+
 /// The work another node's notification names; nothing for this node's own, or for a
 /// payload of another shape.
 fn elsewhere(payload: &str, this_node: &str) -> Vec<Work> {
@@ -176,6 +195,7 @@ mod tests {
         assert!(elsewhere("n1:dt", "n1").is_empty(), "its own");
         assert!(elsewhere("garbage", "n1").is_empty());
         assert_eq!(elsewhere("n2:dxq", "n1"), [Work::Deliveries]);
+        assert_eq!(elsewhere("-:c", "n1"), [Work::Credentials], "from the CLI");
     }
 
     #[test]

@@ -97,6 +97,7 @@ impl FromRequest<AppState> for SignedRaw {
         ) {
             return Err(ApiError::unauthorized(SIGN_MISMATCH));
         }
+        refuse_disabled(&tenant)?;
         record_tenant(tenant.id);
         Ok(Self {
             tenant,
@@ -123,6 +124,7 @@ pub struct SignCheck {
     signer: airudder::Signer,
     sign: String,
     tenant: tiller_core::TenantId,
+    disabled: bool,
 }
 
 impl SignCheck {
@@ -134,6 +136,9 @@ impl SignCheck {
     pub fn finish(self) -> Result<(), ApiError> {
         if !self.signer.verify(&self.sign) {
             return Err(ApiError::unauthorized(SIGN_MISMATCH));
+        }
+        if self.disabled {
+            return Err(ApiError::unauthorized(DISABLED));
         }
         record_tenant(self.tenant);
         Ok(())
@@ -150,6 +155,7 @@ impl FromRequest<AppState> for SignedStream {
             signer: airudder::Signer::new(tenant.sign_secret.expose(), timestamp.as_deref()),
             sign,
             tenant: tenant.id,
+            disabled: tenant.is_disabled(),
         };
         Ok(Self {
             tenant,
@@ -174,6 +180,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
             request_id: raw.request_id,
         })
     }
+}
+
+const DISABLED: &str = "this company is disabled: its credentials are refused";
+
+/// Refuses a disabled tenant's verified request.
+fn refuse_disabled(tenant: &Tenant) -> Result<(), ApiError> {
+    if tenant.is_disabled() {
+        return Err(ApiError::unauthorized(DISABLED));
+    }
+    Ok(())
 }
 
 fn check_timestamp_secs(ts: &str, state: &AppState) -> Result<(), ApiError> {

@@ -1,7 +1,9 @@
 //! A short-lived, per-node cache of tenants by credential key. Every signed request looks
-//! its tenant up by key; caching saves that database round trip on the hot path. Entries
-//! live `auth.credential_cache_secs` (so a changed credential takes effect within that
-//! time on every node); unknown keys are never cached, so probing cannot fill the cache.
+//! its tenant up by key; caching saves that database round trip on the hot path. A tenant
+//! disabled or rotated empties the cache of every node on PostgreSQL at once (the commit
+//! relay's `Work::Credentials`); entries live `auth.credential_cache_secs` besides, which
+//! bounds the change's delay where nothing tells the node (SQLite, the CLI being another
+//! process; a lost notification). Unknown keys are never cached, so probing cannot fill it.
 
 use std::{
     collections::HashMap,
@@ -9,7 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tiller_core::{tenant::Tenant, Entity, StoreError};
+use tiller_core::{
+    bus::{CommitListener, Committed, Work},
+    tenant::Tenant,
+    Entity, StoreError,
+};
 
 use crate::http::ApiError;
 
@@ -78,6 +84,23 @@ impl CredentialCache {
     }
 }
 
+impl CredentialCache {
+    /// Forgets every entry: the next request of each key asks the store.
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+}
+
+impl CommitListener for CredentialCache {
+    fn on_commit(&self, committed: &Committed) {
+        if committed.work() == Work::Credentials {
+            self.clear();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,6 +122,7 @@ mod tests {
             access_key: new.access_key,
             access_secret: new.access_secret,
             created_at: chrono::DateTime::default(),
+            disabled_at: None,
         }
     }
 
@@ -152,6 +176,34 @@ mod tests {
             assert!(miss.is_err());
         }
         assert_eq!(calls.load(Ordering::SeqCst), 4, "misses are not cached");
+    }
+
+    #[tokio::test]
+    async fn a_credentials_change_anywhere_empties_the_cache() {
+        let cache = CredentialCache::new(Duration::from_mins(1));
+        let calls = AtomicUsize::new(0);
+        let t = tenant();
+        let ask = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(t.clone())
+        };
+        let unknown = || ApiError::unauthorized("x");
+        cache
+            .tenant(KeyKind::Sign, "k", ask, unknown())
+            .await
+            .unwrap();
+        cache.on_commit(&Committed::Elsewhere(Work::Turns));
+        cache
+            .tenant(KeyKind::Sign, "k", ask, unknown())
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "other work leaves it be");
+        cache.on_commit(&Committed::Elsewhere(Work::Credentials));
+        cache
+            .tenant(KeyKind::Sign, "k", ask, unknown())
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "asked the store again");
     }
 
     #[tokio::test]

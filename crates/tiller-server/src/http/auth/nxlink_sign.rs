@@ -194,6 +194,13 @@ impl FromRequest<AppState> for NxSigned {
         ) {
             return Err(nx_error(ErrorKind::Unauthorized, 1003, "Invalid signature"));
         }
+        if tenant.is_disabled() {
+            return Err(nx_error(
+                ErrorKind::Unauthorized,
+                1005,
+                "Insufficient permissions: this company is disabled",
+            ));
+        }
         record_tenant(tenant.id);
         Ok(Self {
             tenant,

@@ -60,7 +60,9 @@ async fn create_token(
         .issue(&body.app_key, &body.app_secret)
         .await
         .map_err(|e| match e {
-            AuthError::BadCredentials => ApiError::unauthorized(e.to_string()),
+            AuthError::BadCredentials | AuthError::Disabled => {
+                ApiError::unauthorized(e.to_string())
+            }
             AuthError::Store(e) => e.into(),
         })?;
     tracing::Span::current().record("tenant", token.tenant.0);

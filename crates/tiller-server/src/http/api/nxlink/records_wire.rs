@@ -366,6 +366,7 @@ mod tests {
             access_key: String::new(),
             access_secret: Secret::new(""),
             created_at: Utc.timestamp_opt(0, 0).unwrap(),
+            disabled_at: None,
         }
     }
 
