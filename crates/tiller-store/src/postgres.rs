@@ -2,6 +2,7 @@
 
 mod chat_records;
 mod conversations;
+mod inbound;
 mod jobs;
 mod messages;
 pub(crate) mod relay;
@@ -35,6 +36,8 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 #[derive(Debug, Clone)]
 pub(crate) struct PgStore {
     pool: PgPool,
+    /// Where `record_inbound` calls meet to share transactions.
+    inbound: std::sync::Arc<inbound::InboundGroups>,
 }
 
 impl PgStore {
@@ -59,7 +62,8 @@ impl PgStore {
             };
             migrated.map_err(ConnectError::Migrate)?;
         }
-        Ok(Self { pool })
+        let inbound = std::sync::Arc::new(inbound::InboundGroups::start(&pool));
+        Ok(Self { pool, inbound })
     }
 
     async fn tenant_where(&self, column: &str, value: &str) -> StoreResult<Tenant> {

@@ -118,6 +118,10 @@ impl Scope {
             .await
     }
 
+    pub async fn session(&self, call_id: &str) -> Session {
+        self.store.session(self.id, &call(call_id)).await.unwrap()
+    }
+
     /// All of a session's messages, oldest first.
     pub async fn messages(&self, call_id: &str) -> Vec<StoredMessage> {
         let q = oldest_first(call_id);

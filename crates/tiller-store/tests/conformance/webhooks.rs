@@ -22,7 +22,7 @@ use fixtures::{
 };
 
 #[path = "webhook_fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 #[path = "webhook_operations.rs"]
 mod operations;
 

@@ -10,7 +10,7 @@ use tiller_core::{
         delivery_jobs, plan_disable, plan_finish, AttemptRecord, ClaimedDelivery, DeliverySnapshot,
         Endpoint, EventRecord, FailureRun, FinishPlan, MessageStatusChange, NewEvent, Outcome,
     },
-    Entity, StoreResult, TenantId,
+    Entity, StoreError, StoreResult, TenantId,
 };
 
 use super::{load_endpoints, Which};
@@ -50,51 +50,93 @@ pub(crate) async fn enqueue_events(
         .into_iter()
         .map(|r| r.into_endpoint(Vec::new()))
         .collect::<StoreResult<Vec<_>>>()?;
-    // One round trip per event: the event and its delivery jobs in one statement, the jobs'
-    // `subject` being the event's new seq (core plans them with 0 in its place).
-    let insert = format!(
-        "WITH ev AS (INSERT INTO webhook_events (event_id, tenant_id, event_type, \
-         ordering_key, payload, on_outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         RETURNING {EVENT_COLUMNS}), \
-         deliveries AS (INSERT INTO jobs (kind, tenant_id, lane, order_key, subject, state, \
-         attempts, due_at, updated_at) SELECT d.kind, d.tenant_id, d.lane, d.order_key, ev.seq, \
-         'pending', 0, d.due_at, $7 FROM ev, UNNEST($8::text[], $9::bigint[], $10::text[], \
-         $11::text[], $12::bigint[]) AS d (kind, tenant_id, lane, order_key, due_at)) \
-         SELECT {EVENT_COLUMNS} FROM ev"
-    );
-    let mut records = Vec::with_capacity(events.len());
+    // One round trip for them all: the events, then their delivery jobs joined on
+    // `event_id`, the jobs' `subject` being their event's new seq (core plans them with 0
+    // in its place). Both inserts follow the input order, so seqs and ids do too.
+    let mut cols = EventColumns::default();
     for e in events {
         let new = NewEventRow::of(e)?;
-        let jobs = delivery_jobs(
+        cols.event_ids.push(e.event_id.as_str());
+        cols.types.push(e.event_type.as_str());
+        cols.keys.push(e.ordering_key.as_deref());
+        cols.payloads.push(new.payload);
+        cols.outcomes.push(new.on_outcome);
+        for j in delivery_jobs(
             &subscribers,
             &e.event_type,
             e.ordering_key.as_deref(),
             0,
             now,
-        );
-        let row: EventRow = sqlx::query_as(&insert)
-            .bind(&e.event_id)
-            .bind(t.0)
-            .bind(&e.event_type)
-            .bind(e.ordering_key.as_deref())
-            .bind(&new.payload)
-            .bind(new.on_outcome.as_deref())
-            .bind(to_millis(now))
-            .bind(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|j| j.tenant.0).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|j| j.lane.as_str()).collect::<Vec<_>>())
-            .bind(
-                jobs.iter()
-                    .map(|j| j.order_key.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(jobs.iter().map(|j| to_millis(j.due_at)).collect::<Vec<_>>())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        records.push(row.try_into()?);
+        ) {
+            cols.job_kinds.push(j.kind.as_str());
+            cols.job_tenants.push(j.tenant.0);
+            cols.job_lanes.push(j.lane);
+            cols.job_keys.push(j.order_key);
+            cols.job_due.push(to_millis(j.due_at));
+            cols.job_events.push(e.event_id.as_str());
+        }
     }
-    Ok(records)
+    let insert = format!(
+        "WITH ev AS (INSERT INTO webhook_events (event_id, tenant_id, event_type, \
+         ordering_key, payload, on_outcome, created_at) \
+         SELECT e.event_id, $1, e.event_type, e.ordering_key, e.payload, e.on_outcome, $2 \
+         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+           WITH ORDINALITY AS e (event_id, event_type, ordering_key, payload, on_outcome, ord) \
+         ORDER BY e.ord RETURNING {EVENT_COLUMNS}), \
+         deliveries AS (INSERT INTO jobs (kind, tenant_id, lane, order_key, subject, state, \
+         attempts, due_at, updated_at) SELECT d.kind, d.tenant_id, d.lane, d.order_key, \
+         ev.seq, 'pending', 0, d.due_at, $2 \
+         FROM UNNEST($8::text[], $9::bigint[], $10::text[], $11::text[], $12::bigint[], \
+           $13::text[]) WITH ORDINALITY \
+           AS d (kind, tenant_id, lane, order_key, due_at, event_id, ord) \
+         JOIN ev ON ev.event_id = d.event_id ORDER BY d.ord) \
+         SELECT {EVENT_COLUMNS} FROM ev ORDER BY seq"
+    );
+    let rows: Vec<EventRow> = sqlx::query_as(&insert)
+        .bind(t.0)
+        .bind(to_millis(now))
+        .bind(&cols.event_ids)
+        .bind(&cols.types)
+        .bind(&cols.keys)
+        .bind(&cols.payloads)
+        .bind(&cols.outcomes)
+        .bind(&cols.job_kinds)
+        .bind(&cols.job_tenants)
+        .bind(&cols.job_lanes)
+        .bind(&cols.job_keys)
+        .bind(&cols.job_due)
+        .bind(&cols.job_events)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    // The caller's order, whatever order the rows came back in.
+    let mut by_id: std::collections::HashMap<String, EventRow> =
+        rows.into_iter().map(|r| (r.event_id.clone(), r)).collect();
+    events
+        .iter()
+        .map(|e| {
+            let row = by_id
+                .remove(&e.event_id)
+                .ok_or(StoreError::NotFound(Entity::Event))?;
+            row.try_into()
+        })
+        .collect()
+}
+
+/// The columns of one `enqueue_events` statement, one array each.
+#[derive(Default)]
+struct EventColumns<'a> {
+    event_ids: Vec<&'a str>,
+    types: Vec<&'a str>,
+    keys: Vec<Option<&'a str>>,
+    payloads: Vec<String>,
+    outcomes: Vec<Option<String>>,
+    job_kinds: Vec<&'static str>,
+    job_tenants: Vec<i64>,
+    job_lanes: Vec<String>,
+    job_keys: Vec<Option<String>>,
+    job_due: Vec<i64>,
+    job_events: Vec<&'a str>,
 }
 
 /// Leases the due delivery jobs (see [`jobs::claim`]: an endpoint is a lane, held while

@@ -1,0 +1,548 @@
+//! Inbound messages on PostgreSQL, grouped: concurrent `record_inbound` calls share one
+//! transaction and one statement per step (lock the sessions, create the missing ones,
+//! insert every message, apply every plan, enqueue the events, commit), so a burst of N
+//! messages costs PostgreSQL a handful of statements and one commit instead of 6 N. The
+//! rules stay in core: each request's plan is `plan_user_messages` over its session's
+//! locked facts, as on the one-request path.
+//!
+//! What the group does not carry runs alone, after the group committed, on the
+//! one-request path (`conversations.rs`): a session that reopens, a first contact another
+//! transaction won, a second request for a session already in the group (so requests for
+//! one session keep their order), a request naming its robot. When any step of the group
+//! fails (a message id another session holds, a deadlock with another node), the group
+//! rolls back and every request runs alone, so each gets exactly its own outcome.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use tiller_core::{
+    clock::to_millis,
+    conversations::{
+        plan_user_messages, Inbound, InboundMode, NewSession, Opening, Session, SessionFacts,
+        StoredMessage, UserMessagesPlan,
+    },
+    messages::Message,
+    StoreError, StoreResult, TenantId, Unique,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{super::webhooks::enqueue_events, session_robot};
+use crate::{
+    error::{json_error, store_error},
+    rows::{
+        retried_in, FactsRow, MessageRow, NewMessageRow, SessionRow, FACTS_COLUMNS,
+        MESSAGE_COLUMNS, SESSION_COLUMNS,
+    },
+};
+
+/// The most requests one transaction carries.
+const MAX_GROUP: usize = 64;
+
+/// One `record_inbound` call, owned so the writer can carry it.
+pub(crate) struct InboundRequest {
+    pub tenant: TenantId,
+    pub session: NewSession,
+    pub messages: Vec<Message>,
+    pub start: Message,
+    pub company: String,
+    pub mode: InboundMode,
+    pub now: DateTime<Utc>,
+}
+
+struct Queued {
+    request: InboundRequest,
+    reply: oneshot::Sender<StoreResult<Inbound>>,
+}
+
+/// The queue in front of the writer; dropping the last store handle stops it.
+pub(crate) struct InboundGroups {
+    queue: mpsc::Sender<Queued>,
+}
+
+impl std::fmt::Debug for InboundGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InboundGroups")
+    }
+}
+
+impl InboundGroups {
+    /// One writer per node: groups grow with the load while a commit is under way, and
+    /// one writer measured faster than two here (BENCHMARKS.md, session 8).
+    pub(crate) fn start(pool: &PgPool) -> Self {
+        let (queue, rx) = mpsc::channel(MAX_GROUP * 64);
+        tokio::spawn(writer(pool.clone(), rx));
+        Self { queue }
+    }
+
+    /// Records the request in the next group; the answer is the one-request path's.
+    pub(crate) async fn record(&self, request: InboundRequest) -> StoreResult<Inbound> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Queued { request, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the inbound writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the inbound writer stopped".into()))?
+    }
+}
+
+async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let alone = run_group(&pool, std::mem::take(&mut group)).await;
+        run_alone(&pool, alone);
+    }
+}
+
+/// Commits what the group carries and answers it; returns the requests left to run alone,
+/// in their order.
+async fn run_group(pool: &PgPool, group: Vec<Queued>) -> Vec<Queued> {
+    let mut seen = HashSet::new();
+    let (grouped, alone): (Vec<Queued>, Vec<Queued>) = group
+        .into_iter()
+        .partition(|q| q.request.session.robot_id.is_none() && seen.insert(key_of(&q.request)));
+    let requests: Vec<&InboundRequest> = grouped.iter().map(|q| &q.request).collect();
+    let outcomes = match commit_group(pool, &requests).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            tracing::debug!(error = %e, "an inbound group rolled back; its requests run alone");
+            grouped.iter().map(|_| None).collect()
+        }
+    };
+    // A request the group left runs before a later one for its session.
+    let mut left = Vec::new();
+    for (q, outcome) in grouped.into_iter().zip(outcomes) {
+        match outcome {
+            Some(inbound) => {
+                let _ = q.reply.send(Ok(inbound));
+            }
+            None => left.push(q),
+        }
+    }
+    left.extend(alone);
+    left
+}
+
+/// Runs each request on the one-request path: a session's requests one after another, in
+/// order, and the sessions concurrently, so none waits behind another session's (nor the
+/// next group behind any of them).
+fn run_alone(pool: &PgPool, alone: Vec<Queued>) {
+    let mut by_session: HashMap<Key, Vec<Queued>> = HashMap::new();
+    for q in alone {
+        by_session.entry(key_of(&q.request)).or_default().push(q);
+    }
+    for queue in by_session.into_values() {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            for q in queue {
+                let r = &q.request;
+                let answer = super::record_inbound_alone(
+                    &pool,
+                    r.tenant,
+                    &r.session,
+                    &r.messages,
+                    &r.start,
+                    &r.company,
+                    r.mode,
+                    r.now,
+                )
+                .await;
+                let _ = q.reply.send(answer);
+            }
+        });
+    }
+}
+
+/// Where a grouped request's session stands once the group has locked or created it.
+struct Standing {
+    facts: SessionFacts,
+    opening: Opening,
+}
+
+/// One transaction for the group: each request's outcome, or `None` for one it leaves to
+/// run alone.
+async fn commit_group(
+    pool: &PgPool,
+    requests: &[&InboundRequest],
+) -> StoreResult<Vec<Option<Inbound>>> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let mut standing = lock_sessions(&mut tx, requests).await?;
+    let missing: Vec<&InboundRequest> = requests
+        .iter()
+        .filter(|r| !standing.contains_key(&key_of(r)))
+        .copied()
+        .collect();
+    for (key, has_robot) in create_sessions(&mut tx, &missing).await? {
+        let facts = SessionFacts::opened(has_robot, 0);
+        let opening = Opening::of(None);
+        standing.insert(key, Standing { facts, opening });
+    }
+    // A session closed (it reopens) or created meanwhile elsewhere: alone.
+    let carried: Vec<bool> = requests
+        .iter()
+        .map(|r| {
+            standing
+                .get(&key_of(r))
+                .is_some_and(|s| s.opening != Opening::Reopen)
+        })
+        .collect();
+    let mut stored = insert_messages(&mut tx, requests, &carried, &standing).await?;
+    let mut updates = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        if !carried[i] {
+            continue;
+        }
+        let s = &standing[&key_of(r)];
+        let newest = stored[i]
+            .iter()
+            .filter(|(_, new)| *new)
+            .map(|(m, _)| m.seq)
+            .next_back();
+        updates.push((i, plan_user_messages(&s.facts, newest, r.mode, r.now)));
+    }
+    let sessions = apply_plans(&mut tx, requests, &updates).await?;
+    let mut outcomes: Vec<Option<Inbound>> = (0..requests.len()).map(|_| None).collect();
+    let mut events: HashMap<TenantId, (Vec<_>, DateTime<Utc>)> = HashMap::new();
+    for (i, plan) in &updates {
+        let r = requests[*i];
+        let session = sessions
+            .get(&key_of(r))
+            .ok_or(StoreError::NotFound(tiller_core::Entity::Session))?
+            .clone();
+        let rows = std::mem::take(&mut stored[*i]);
+        let new: Vec<Message> = rows
+            .iter()
+            .filter(|(_, new)| *new)
+            .map(|(m, _)| m.message.clone())
+            .collect();
+        let entry = events
+            .entry(r.tenant)
+            .or_insert_with(|| (Vec::new(), r.now));
+        entry.0.extend(plan.events(&r.company, &session, &new));
+        entry.1 = entry.1.max(r.now);
+        outcomes[*i] = Some(Inbound {
+            opened: standing[&key_of(r)].opening.opens(),
+            inserted: new.len(),
+            messages: rows.into_iter().map(|(m, _)| m).collect(),
+            session,
+        });
+    }
+    for (tenant, (evs, now)) in events {
+        enqueue_events(&mut tx, tenant, &evs, now).await?;
+    }
+    tx.commit().await.map_err(store_error)?;
+    Ok(outcomes)
+}
+
+type Key = (i64, String);
+
+fn key_of(r: &InboundRequest) -> Key {
+    (r.tenant.0, r.session.call_id.as_str().to_owned())
+}
+
+/// Locks every existing session of the group, in key order (so two groups, on this node
+/// or another, never wait on each other in a cycle), and reads its facts.
+async fn lock_sessions(
+    tx: &mut PgConnection,
+    requests: &[&InboundRequest],
+) -> StoreResult<HashMap<Key, Standing>> {
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        key_tenant: i64,
+        key_call: String,
+        #[sqlx(flatten)]
+        facts: FactsRow,
+    }
+    let (tenants, calls): (Vec<i64>, Vec<String>) = requests.iter().map(|r| key_of(r)).unzip();
+    let sql = format!(
+        "SELECT sessions.tenant_id AS key_tenant, sessions.call_id AS key_call, {FACTS_COLUMNS} \
+         FROM sessions JOIN UNNEST($1::int8[], $2::text[]) AS k(tenant_id, call_id) \
+           ON sessions.tenant_id = k.tenant_id AND sessions.call_id = k.call_id \
+         ORDER BY sessions.tenant_id, sessions.call_id FOR UPDATE OF sessions"
+    );
+    let rows: Vec<Locked> = sqlx::query_as(&sql)
+        .bind(&tenants)
+        .bind(&calls)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    rows.into_iter()
+        .map(|row| {
+            let facts = SessionFacts::try_from(row.facts)?;
+            let opening = Opening::of(Some(facts.state));
+            Ok(((row.key_tenant, row.key_call), Standing { facts, opening }))
+        })
+        .collect()
+}
+
+/// Creates the sessions of first contacts, with the tenant's default robot, in key order as
+/// the locks are taken; returns those created, each with whether it has a robot. One another transaction created first is
+/// not returned (its request runs alone, and finds it).
+async fn create_sessions(
+    tx: &mut PgConnection,
+    missing: &[&InboundRequest],
+) -> StoreResult<Vec<(Key, bool)>> {
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cols: [Vec<String>; 6] = Default::default();
+    let mut tenants = Vec::new();
+    let mut at = Vec::new();
+    for r in missing {
+        let s = &r.session;
+        tenants.push(r.tenant.0);
+        at.push(to_millis(r.now));
+        for (col, v) in cols.iter_mut().zip([
+            s.call_id.as_str(),
+            &s.channel,
+            &s.channel_id,
+            &s.user.id,
+            &s.user.name,
+        ]) {
+            col.push(v.to_owned());
+        }
+        cols[5].push(serde_json::to_string(&s.variables).map_err(json_error)?);
+    }
+    let [calls, channels, channel_ids, user_ids, user_names, variables] = cols;
+    let sql = format!(
+        "INSERT INTO sessions (tenant_id, call_id, channel, channel_id, user_id, user_name, \
+         state, started_at, updated_at, robot_id, variables) \
+         SELECT k.tenant_id, k.call_id, k.channel, k.channel_id, k.user_id, k.user_name, $9, \
+           k.at, k.at, {}, k.variables \
+         FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+           $7::int8[], $8::text[]) \
+           AS k(tenant_id, call_id, channel, channel_id, user_id, user_name, at, variables) \
+         ORDER BY k.tenant_id, k.call_id \
+         ON CONFLICT (tenant_id, call_id) DO NOTHING \
+         RETURNING tenant_id, call_id, robot_id IS NOT NULL",
+        session_robot("k.tenant_id", "NULL::bigint")
+    );
+    let rows: Vec<(i64, String, bool)> = sqlx::query_as(&sql)
+        .bind(&tenants)
+        .bind(&calls)
+        .bind(&channels)
+        .bind(&channel_ids)
+        .bind(&user_ids)
+        .bind(&user_names)
+        .bind(&at)
+        .bind(&variables)
+        .bind(Opening::STATE.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    Ok(rows.into_iter().map(|(t, c, r)| ((t, c), r)).collect())
+}
+
+/// Per request: its user messages as stored, each with whether this group inserted it
+/// (`false`: a retry, stored before). Empty for a request the group does not carry.
+type StoredRows = Vec<(StoredMessage, bool)>;
+
+/// Inserts every carried request's messages (an opening's `conversation.start` first) in
+/// one statement, in order, so `seq` follows the requests; reads back the retries.
+async fn insert_messages(
+    tx: &mut PgConnection,
+    requests: &[&InboundRequest],
+    carried: &[bool],
+    standing: &HashMap<Key, Standing>,
+) -> StoreResult<Vec<StoredRows>> {
+    // Each row's request, and whether it is that request's start message.
+    let mut slots: Vec<(usize, bool)> = Vec::new();
+    let mut cols = MessageColumns::default();
+    for (i, r) in requests.iter().enumerate() {
+        if !carried[i] {
+            continue;
+        }
+        if standing[&key_of(r)].opening.opens() {
+            cols.push(r, &r.start)?;
+            slots.push((i, true));
+        }
+        for m in &r.messages {
+            cols.push(r, m)?;
+            slots.push((i, false));
+        }
+    }
+    let sql = format!(
+        "INSERT INTO messages (tenant_id, call_id, msg_id, sender_type, status, seat_id, \
+         content_type, ts, created_at, updated_at, body) \
+         SELECT m.tenant_id, m.call_id, m.msg_id, m.sender_type, m.status, m.seat_id, \
+           m.content_type, m.ts, m.at, m.at, m.body \
+         FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+           $7::text[], $8::int8[], $9::int8[], $10::text[]) WITH ORDINALITY \
+           AS m(tenant_id, call_id, msg_id, sender_type, status, seat_id, content_type, ts, \
+           at, body, ord) \
+         ORDER BY m.ord \
+         ON CONFLICT (tenant_id, msg_id) DO NOTHING \
+         RETURNING messages.tenant_id AS key_tenant, messages.msg_id AS key_msg, \
+           {MESSAGE_COLUMNS}"
+    );
+    let rows: Vec<KeyedMessage> = cols
+        .bind(sqlx::query_as(&sql))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    let mut inserted = keyed(rows);
+    let keys = cols.keys();
+    let retried: Vec<&(i64, String)> = keys.iter().filter(|k| !inserted.contains_key(*k)).collect();
+    let mut earlier = read_stored(tx, &retried).await?;
+    let mut out: Vec<StoredRows> = (0..requests.len()).map(|_| Vec::new()).collect();
+    for ((i, start), key) in slots.into_iter().zip(keys) {
+        let (row, new) = match inserted.remove(&key) {
+            Some(row) => (row, true),
+            // A start message's id is fresh: one taken fails the group. So does a message
+            // id twice in one group; alone, the second finds the first.
+            None if start => return Err(StoreError::Conflict(Unique::MessageMsgId)),
+            None => (
+                earlier
+                    .remove(&key)
+                    .ok_or(StoreError::Conflict(Unique::MessageMsgId))?,
+                false,
+            ),
+        };
+        if !start {
+            let row = retried_in(row, &requests[i].session.call_id)?;
+            out[i].push((row.try_into()?, new));
+        }
+    }
+    Ok(out)
+}
+
+/// The columns of the messages insert, one array each.
+#[derive(Default)]
+struct MessageColumns {
+    tenants: Vec<i64>,
+    calls: Vec<String>,
+    msg_ids: Vec<String>,
+    senders: Vec<&'static str>,
+    statuses: Vec<Option<&'static str>>,
+    seats: Vec<Option<String>>,
+    content_types: Vec<String>,
+    ts: Vec<i64>,
+    at: Vec<i64>,
+    bodies: Vec<String>,
+}
+
+impl MessageColumns {
+    fn push(&mut self, r: &InboundRequest, m: &Message) -> StoreResult<()> {
+        let row = NewMessageRow::of(m)?;
+        self.tenants.push(r.tenant.0);
+        self.calls.push(r.session.call_id.as_str().to_owned());
+        self.msg_ids.push(row.msg_id.to_owned());
+        self.senders.push(row.sender_type);
+        self.statuses.push(row.status);
+        self.seats.push(row.seat_id.map(str::to_owned));
+        self.content_types.push(row.content_type.to_owned());
+        self.ts.push(row.ts);
+        self.at.push(to_millis(r.now));
+        self.bodies.push(row.body);
+        Ok(())
+    }
+
+    fn bind<'q, O>(
+        &'q self,
+        q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        q.bind(&self.tenants)
+            .bind(&self.calls)
+            .bind(&self.msg_ids)
+            .bind(&self.senders)
+            .bind(&self.statuses)
+            .bind(&self.seats)
+            .bind(&self.content_types)
+            .bind(&self.ts)
+            .bind(&self.at)
+            .bind(&self.bodies)
+    }
+
+    fn keys(&self) -> Vec<(i64, String)> {
+        self.tenants
+            .iter()
+            .copied()
+            .zip(self.msg_ids.iter().cloned())
+            .collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyedMessage {
+    key_tenant: i64,
+    key_msg: String,
+    #[sqlx(flatten)]
+    row: MessageRow,
+}
+
+fn keyed(rows: Vec<KeyedMessage>) -> HashMap<(i64, String), MessageRow> {
+    rows.into_iter()
+        .map(|k| ((k.key_tenant, k.key_msg), k.row))
+        .collect()
+}
+
+/// The stored messages of these ids (retries of messages already stored).
+async fn read_stored(
+    tx: &mut PgConnection,
+    keys: &[&(i64, String)],
+) -> StoreResult<HashMap<(i64, String), MessageRow>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (tenants, ids): (Vec<i64>, Vec<String>) = keys.iter().map(|(t, m)| (*t, m.clone())).unzip();
+    let sql = format!(
+        "SELECT messages.tenant_id AS key_tenant, messages.msg_id AS key_msg, {MESSAGE_COLUMNS} \
+         FROM messages JOIN UNNEST($1::int8[], $2::text[]) AS k(tenant_id, msg_id) \
+           ON messages.tenant_id = k.tenant_id AND messages.msg_id = k.msg_id"
+    );
+    let rows: Vec<KeyedMessage> = sqlx::query_as(&sql)
+        .bind(&tenants)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    Ok(keyed(rows))
+}
+
+/// Writes every plan in one statement; returns the sessions as they now are.
+async fn apply_plans(
+    tx: &mut PgConnection,
+    requests: &[&InboundRequest],
+    plans: &[(usize, UserMessagesPlan)],
+) -> StoreResult<HashMap<Key, Session>> {
+    if plans.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut tenants = Vec::new();
+    let mut calls = Vec::new();
+    let mut at = Vec::new();
+    let mut due = Vec::new();
+    let mut answered = Vec::new();
+    for (i, plan) in plans {
+        let r = requests[*i];
+        tenants.push(r.tenant.0);
+        calls.push(r.session.call_id.as_str().to_owned());
+        at.push(to_millis(r.now));
+        due.push(plan.turn_due.map(to_millis));
+        answered.push(plan.answered_seq);
+    }
+    let sql = format!(
+        "UPDATE sessions SET updated_at = k.at, turn_due = k.due, answered_seq = k.answered \
+         FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[]) \
+           AS k(tenant_id, call_id, at, due, answered) \
+         WHERE sessions.tenant_id = k.tenant_id AND sessions.call_id = k.call_id \
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+        .bind(&tenants)
+        .bind(&calls)
+        .bind(&at)
+        .bind(&due)
+        .bind(&answered)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    rows.into_iter()
+        .map(|row| {
+            let key = (row.tenant_id, row.call_id.clone());
+            Ok((key, Session::try_from(row)?))
+        })
+        .collect()
+}
