@@ -185,16 +185,28 @@ impl Config {
             figment = figment.merge(("database.url", url));
         }
         let cfg: Config = figment.extract().context("reading configuration")?;
+        let cfg = cfg.sized_for_the_machine();
         cfg.validate().context("validating configuration")?;
         Ok(cfg)
     }
 
     /// The built-in defaults alone; what tests start from.
     pub fn defaults() -> Config {
-        Figment::new()
+        let cfg: Config = Figment::new()
             .merge(Toml::string(DEFAULTS))
             .extract()
-            .expect("embedded defaults parse")
+            .expect("embedded defaults parse");
+        cfg.sized_for_the_machine()
+    }
+
+    /// Replaces the sizes left at 0 ("from the machine") by the machine's figure, so that
+    /// `config print` shows what the node uses.
+    fn sized_for_the_machine(mut self) -> Config {
+        if self.database.max_connections == 0 {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            self.database.max_connections = pool_size_for(cores);
+        }
+        self
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -220,9 +232,6 @@ impl Config {
         }
         if self.auth.token_ttl_secs == 0 {
             bail!("auth.token_ttl_secs must be positive");
-        }
-        if self.database.max_connections == 0 {
-            bail!("database.max_connections must be positive");
         }
         self.allowed_networks()
             .context("outbound.allowed_networks")?;
@@ -364,6 +373,14 @@ impl RetryPolicies {
     }
 }
 
+/// The default pool: four connections per core this process may use (cgroup limits
+/// included), at least 8 and at most 64. A request holds a connection only while it runs
+/// its statements, so a few per core keep the cores busy while others wait on the database;
+/// past 64, PostgreSQL's own `max_connections` (100 by default) runs out with two nodes.
+pub fn pool_size_for(cores: usize) -> u32 {
+    u32::try_from(cores.saturating_mul(4).clamp(8, 64)).unwrap_or(64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,7 +392,32 @@ mod tests {
         assert_eq!(cfg.server.body_limit_bytes, 1024 * 1024);
         assert_eq!(cfg.database.url, "sqlite://./tiller-data/tiller.db");
         assert_eq!(cfg.auth.token_ttl_secs, 86_400);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(cfg.database.max_connections, pool_size_for(cores));
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn the_default_pool_grows_with_the_cores_within_bounds() {
+        let sizes: Vec<u32> = [1, 2, 3, 4, 16, 64].map(pool_size_for).to_vec();
+        assert_eq!(sizes, [8, 8, 12, 16, 64, 64]);
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure signature")]
+    fn a_pool_size_given_is_kept() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TILLER_DATABASE__MAX_CONNECTIONS", "3");
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(cfg.database.max_connections, 3);
+            jail.set_env("TILLER_DATABASE__MAX_CONNECTIONS", "0");
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(
+                cfg.database.max_connections,
+                Config::defaults().database.max_connections
+            );
+            Ok(())
+        });
     }
 
     #[test]
