@@ -8,6 +8,7 @@ mod messages;
 pub(crate) mod relay;
 mod robots;
 mod seats;
+mod statistics;
 mod webhooks;
 
 use std::time::Duration;
@@ -63,6 +64,7 @@ impl PgStore {
             migrated.map_err(ConnectError::Migrate)?;
         }
         let inbound = std::sync::Arc::new(inbound::InboundGroups::start(&pool));
+        statistics::keep(pool.clone(), std::sync::Arc::downgrade(&inbound));
         Ok(Self { pool, inbound })
     }
 
