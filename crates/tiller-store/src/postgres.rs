@@ -39,6 +39,8 @@ pub(crate) struct PgStore {
     pool: PgPool,
     /// Where `record_inbound` calls meet to share transactions.
     inbound: std::sync::Arc<inbound::InboundGroups>,
+    /// Where `finish_attempt` calls meet to share transactions.
+    finishes: std::sync::Arc<webhooks::FinishGroups>,
 }
 
 impl PgStore {
@@ -65,7 +67,12 @@ impl PgStore {
         }
         let inbound = std::sync::Arc::new(inbound::InboundGroups::start(&pool));
         statistics::keep(pool.clone(), std::sync::Arc::downgrade(&inbound));
-        Ok(Self { pool, inbound })
+        let finishes = std::sync::Arc::new(webhooks::FinishGroups::start(&pool));
+        Ok(Self {
+            pool,
+            inbound,
+            finishes,
+        })
     }
 
     async fn tenant_where(&self, column: &str, value: &str) -> StoreResult<Tenant> {

@@ -33,6 +33,8 @@ macro_rules! on_every_backend {
 mod channel_reports;
 #[path = "conformance/conversations.rs"]
 mod conversations;
+#[path = "conformance/finish_bursts.rs"]
+mod finish_bursts;
 #[path = "conformance/inbound_bursts.rs"]
 mod inbound_bursts;
 #[path = "conformance/jobs.rs"]

@@ -9,6 +9,7 @@
 //! therefore still shows there until the next rotation prunes it; signing is unaffected,
 //! since workers sign with the secrets of their claim, which are those active at `now`.
 
+mod finishing;
 mod history;
 mod outbox;
 
@@ -34,6 +35,7 @@ use crate::{
     },
 };
 
+pub(crate) use finishing::FinishGroups;
 pub(crate) use outbox::{enqueue_events, set_message_status};
 
 /// Which endpoints to load.
@@ -302,7 +304,7 @@ impl WebhookStore for PgStore {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        outbox::finish(&self.pool, attempt, outcome, now).await
+        self.finishes.finish(attempt, outcome, now).await
     }
 
     async fn disable_failing_endpoints(

@@ -228,6 +228,17 @@ async fn apply_finish(
     if let Some(change) = &plan.delivery {
         jobs::apply(&mut *conn, log.delivery_id, change, now).await?;
     }
+    apply_finish_effects(conn, plan, now).await
+}
+
+/// What a finish changes beyond its attempt's log row and its job: the endpoint's failure
+/// run and the messages whose status follows the delivery.
+pub(super) async fn apply_finish_effects(
+    conn: &mut PgConnection,
+    plan: &FinishPlan,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let log = &plan.log;
     // Each guard keeps a run another node started or ended since the snapshot.
     let run = match plan.failure_run {
         Some(FailureRun::Start(at)) => Some(
