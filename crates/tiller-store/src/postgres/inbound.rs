@@ -161,7 +161,7 @@ async fn apply_user_messages_plan(
 }
 
 /// Records one inbound call in a transaction of its own: the path of what an inbound
-/// group does not carry (`inbound_batch.rs`).
+/// group does not carry (`inbound/grouped.rs`).
 #[expect(
     clippy::too_many_arguments,
     reason = "the port's arguments, passed through"

@@ -8,7 +8,7 @@
 //! table that was never analyzed once it holds a few hundred rows, which invalidates those
 //! plans; after that, autovacuum keeps the statistics.
 
-use std::{sync::Weak, time::Duration};
+use std::{collections::HashSet, sync::Weak, time::Duration};
 
 use sqlx::PgPool;
 
@@ -23,17 +23,23 @@ const TABLES: &[&str] = &[
 /// Rows written since the table was created before it is worth analyzing.
 const ROWS: i64 = 200;
 const CHECK_EVERY: Duration = Duration::from_secs(2);
+/// After this many checks (ten minutes) autovacuum has long had its turn: stop watching
+/// tables that never fill (no webhooks, say).
+const CHECKS: u32 = 300;
 
-/// Watches the tables until each was analyzed once, or until the store is dropped
-/// (`alive` no longer upgrades).
+/// Watches the tables until each was analyzed once, for at most [`CHECKS`] checks, or until
+/// the store is dropped (`alive` no longer upgrades). Each table is analyzed at most once
+/// by this node: a role that may not analyze it gets one warning from PostgreSQL, not one
+/// every check.
 pub(super) fn keep<T: Send + Sync + 'static>(pool: PgPool, alive: Weak<T>) {
     tokio::spawn(async move {
-        loop {
+        let mut tried = HashSet::new();
+        for _ in 0..CHECKS {
             tokio::time::sleep(CHECK_EVERY).await;
             if alive.upgrade().is_none() {
                 return;
             }
-            match analyze_young_tables(&pool).await {
+            match analyze_young_tables(&pool, &mut tried).await {
                 Ok(true) => return,
                 Ok(false) => {}
                 Err(e) => tracing::debug!(error = %e, "checking planner statistics"),
@@ -44,7 +50,7 @@ pub(super) fn keep<T: Send + Sync + 'static>(pool: PgPool, alive: Weak<T>) {
 
 /// Analyzes the tables never analyzed that hold enough rows; whether every table has now
 /// been analyzed.
-async fn analyze_young_tables(pool: &PgPool) -> sqlx::Result<bool> {
+async fn analyze_young_tables(pool: &PgPool, tried: &mut HashSet<String>) -> sqlx::Result<bool> {
     let tables: Vec<(String, bool, i64)> = sqlx::query_as(
         "SELECT relname::text, last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL, \
          n_mod_since_analyze FROM pg_stat_user_tables \
@@ -59,7 +65,7 @@ async fn analyze_young_tables(pool: &PgPool) -> sqlx::Result<bool> {
             continue;
         }
         all = false;
-        if written >= ROWS && TABLES.contains(&table.as_str()) {
+        if written >= ROWS && TABLES.contains(&table.as_str()) && tried.insert(table.clone()) {
             // The name is one of ours, not input.
             sqlx::query(&format!("ANALYZE {table}"))
                 .execute(pool)

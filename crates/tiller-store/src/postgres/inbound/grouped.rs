@@ -6,7 +6,7 @@
 //! locked facts, as on the one-request path.
 //!
 //! What the group does not carry runs alone, after the group committed, on the
-//! one-request path (`conversations.rs`): a session that reopens, a first contact another
+//! one-request path (`inbound.rs`): a session that reopens, a first contact another
 //! transaction won, a second request for a session already in the group (so requests for
 //! one session keep their order), a request naming its robot. When any step of the group
 //! fails (a message id another session holds, a deadlock with another node), the group
@@ -92,23 +92,39 @@ async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
         let alone = run_group(&pool, std::mem::take(&mut group)).await;
-        run_alone(&pool, alone);
+        // The next group waits, so a session's requests keep their order across groups.
+        run_alone(&pool, alone).await;
     }
+}
+
+/// Why a group did not commit.
+enum GroupError {
+    /// Before the commit: nothing was written, so each request may run alone.
+    Rolled(StoreError),
+    /// At the commit: whether it took is unknown, so each request gets the error (running
+    /// it alone would report a first write as a retry).
+    Commit(StoreError),
 }
 
 /// Commits what the group carries and answers it; returns the requests left to run alone,
 /// in their order.
 async fn run_group(pool: &PgPool, group: Vec<Queued>) -> Vec<Queued> {
-    let mut seen = HashSet::new();
-    let (grouped, alone): (Vec<Queued>, Vec<Queued>) = group
-        .into_iter()
-        .partition(|q| q.request.session.robot_id.is_none() && seen.insert(key_of(&q.request)));
+    let (grouped, alone) = partition(group);
     let requests: Vec<&InboundRequest> = grouped.iter().map(|q| &q.request).collect();
     let outcomes = match commit_group(pool, &requests).await {
         Ok(outcomes) => outcomes,
-        Err(e) => {
+        Err(GroupError::Rolled(e)) => {
             tracing::debug!(error = %e, "an inbound group rolled back; its requests run alone");
             grouped.iter().map(|_| None).collect()
+        }
+        Err(GroupError::Commit(e)) => {
+            tracing::warn!(error = %e, "an inbound group's commit failed");
+            for q in grouped {
+                let _ = q
+                    .reply
+                    .send(Err(StoreError::Unavailable(e.to_string().into())));
+            }
+            return alone;
         }
     };
     // A request the group left runs before a later one for its session.
@@ -125,17 +141,35 @@ async fn run_group(pool: &PgPool, group: Vec<Queued>) -> Vec<Queued> {
     left
 }
 
+/// The requests the group carries, and those it leaves to run alone: every request after
+/// the first for its session, or after one that runs alone (so a session's requests keep
+/// their order), one naming its robot, and one with a message id another request of the
+/// group (or the same request) already has, which would fail the whole group.
+fn partition(group: Vec<Queued>) -> (Vec<Queued>, Vec<Queued>) {
+    let mut sessions = HashSet::new();
+    let mut ids = HashSet::new();
+    group.into_iter().partition(|q| {
+        let r = &q.request;
+        let first = sessions.insert(key_of(r));
+        let fresh = r
+            .messages
+            .iter()
+            .all(|m| ids.insert((r.tenant.0, m.msg_id.as_str().to_owned())));
+        first && fresh && r.session.robot_id.is_none()
+    })
+}
+
 /// Runs each request on the one-request path: a session's requests one after another, in
-/// order, and the sessions concurrently, so none waits behind another session's (nor the
-/// next group behind any of them).
-fn run_alone(pool: &PgPool, alone: Vec<Queued>) {
+/// order, and the sessions concurrently, so none waits behind another session's.
+async fn run_alone(pool: &PgPool, alone: Vec<Queued>) {
     let mut by_session: HashMap<Key, Vec<Queued>> = HashMap::new();
     for q in alone {
         by_session.entry(key_of(&q.request)).or_default().push(q);
     }
+    let mut runs = tokio::task::JoinSet::new();
     for queue in by_session.into_values() {
         let pool = pool.clone();
-        tokio::spawn(async move {
+        runs.spawn(async move {
             for q in queue {
                 let r = &q.request;
                 let answer = super::record_inbound_alone(
@@ -153,6 +187,7 @@ fn run_alone(pool: &PgPool, alone: Vec<Queued>) {
             }
         });
     }
+    while runs.join_next().await.is_some() {}
 }
 
 /// Where a grouped request's session stands once the group has locked or created it.
@@ -161,20 +196,47 @@ struct Standing {
     opening: Opening,
 }
 
+/// How long the group waits for a session's lock before it gives up and its requests run
+/// alone: one row held elsewhere (a slow transaction, another node's group) must not stall
+/// every session of the node.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
+
 /// One transaction for the group: each request's outcome, or `None` for one it leaves to
 /// run alone.
 async fn commit_group(
     pool: &PgPool,
     requests: &[&InboundRequest],
+) -> Result<Vec<Option<Inbound>>, GroupError> {
+    if requests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rolled = |e| GroupError::Rolled(store_error(e));
+    let mut tx = pool.begin().await.map_err(rolled)?;
+    sqlx::query(LOCK_TIMEOUT)
+        .execute(&mut *tx)
+        .await
+        .map_err(rolled)?;
+    let outcomes = write_group(&mut tx, requests)
+        .await
+        .map_err(GroupError::Rolled)?;
+    tx.commit()
+        .await
+        .map_err(|e| GroupError::Commit(store_error(e)))?;
+    Ok(outcomes)
+}
+
+/// The group's writes, in its transaction.
+async fn write_group(
+    tx: &mut PgConnection,
+    requests: &[&InboundRequest],
 ) -> StoreResult<Vec<Option<Inbound>>> {
-    let mut tx = pool.begin().await.map_err(store_error)?;
-    let mut standing = lock_sessions(&mut tx, requests).await?;
+    let mut standing = lock_sessions(tx, requests).await?;
     let missing: Vec<&InboundRequest> = requests
         .iter()
         .filter(|r| !standing.contains_key(&key_of(r)))
         .copied()
         .collect();
-    for (key, has_robot) in create_sessions(&mut tx, &missing).await? {
+    for (key, has_robot) in create_sessions(tx, &missing).await? {
         let facts = SessionFacts::opened(has_robot, 0);
         let opening = Opening::of(None);
         standing.insert(key, Standing { facts, opening });
@@ -188,7 +250,7 @@ async fn commit_group(
                 .is_some_and(|s| s.opening != Opening::Reopen)
         })
         .collect();
-    let mut stored = insert_messages(&mut tx, requests, &carried, &standing).await?;
+    let mut stored = insert_messages(tx, requests, &carried, &standing).await?;
     let mut updates = Vec::new();
     for (i, r) in requests.iter().enumerate() {
         if !carried[i] {
@@ -202,9 +264,10 @@ async fn commit_group(
             .next_back();
         updates.push((i, plan_user_messages(&s.facts, newest, r.mode, r.now)));
     }
-    let sessions = apply_plans(&mut tx, requests, &updates).await?;
+    let sessions = apply_plans(tx, requests, &updates).await?;
     let mut outcomes: Vec<Option<Inbound>> = (0..requests.len()).map(|_| None).collect();
-    let mut events: HashMap<TenantId, (Vec<_>, DateTime<Utc>)> = HashMap::new();
+    // Each request's events at its own time; runs of one tenant and time share a statement.
+    let mut events: Vec<(TenantId, DateTime<Utc>, Vec<_>)> = Vec::new();
     for (i, plan) in &updates {
         let r = requests[*i];
         let session = sessions
@@ -217,11 +280,12 @@ async fn commit_group(
             .filter(|(_, new)| *new)
             .map(|(m, _)| m.message.clone())
             .collect();
-        let entry = events
-            .entry(r.tenant)
-            .or_insert_with(|| (Vec::new(), r.now));
-        entry.0.extend(plan.events(&r.company, &session, &new));
-        entry.1 = entry.1.max(r.now);
+        let planned = plan.events(&r.company, &session, &new);
+        match events.last_mut() {
+            Some((t, at, evs)) if *t == r.tenant && *at == r.now => evs.extend(planned),
+            _ if planned.is_empty() => {}
+            _ => events.push((r.tenant, r.now, planned)),
+        }
         outcomes[*i] = Some(Inbound {
             opened: standing[&key_of(r)].opening.opens(),
             inserted: new.len(),
@@ -229,10 +293,9 @@ async fn commit_group(
             session,
         });
     }
-    for (tenant, (evs, now)) in events {
-        enqueue_events(&mut tx, tenant, &evs, now).await?;
+    for (tenant, now, evs) in events {
+        enqueue_events(tx, tenant, &evs, now).await?;
     }
-    tx.commit().await.map_err(store_error)?;
     Ok(outcomes)
 }
 
@@ -314,7 +377,7 @@ async fn create_sessions(
          FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
            $7::int8[], $8::text[]) \
            AS k(tenant_id, call_id, channel, channel_id, user_id, user_name, at, variables) \
-         ORDER BY k.tenant_id, k.call_id \
+         ORDER BY k.tenant_id, k.call_id COLLATE \"C\" \
          ON CONFLICT (tenant_id, call_id) DO NOTHING \
          RETURNING tenant_id, call_id, robot_id IS NOT NULL",
         session_robot("k.tenant_id", "NULL::bigint")

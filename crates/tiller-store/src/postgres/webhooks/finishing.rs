@@ -81,14 +81,25 @@ async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
         let mut seen = HashSet::new();
-        let (grouped, mut alone): (Vec<Queued>, Vec<Queued>) = std::mem::take(&mut group)
+        let (mut grouped, mut alone): (Vec<Queued>, Vec<Queued>) = std::mem::take(&mut group)
             .into_iter()
             .partition(|q| seen.insert(q.attempt.delivery_id));
         let answers = match commit_group(&pool, &grouped).await {
             Ok(answers) => answers,
-            Err(e) => {
+            Err(GroupError::Rolled(e)) => {
                 tracing::debug!(error = %e, "a group of delivery outcomes rolled back");
                 grouped.iter().map(|_| None).collect()
+            }
+            Err(GroupError::Commit(e)) => {
+                // Whether it took is unknown: each worker hears the error, and its lease
+                // lets the delivery be attempted again.
+                tracing::warn!(error = %e, "a group of delivery outcomes failed to commit");
+                for q in std::mem::take(&mut grouped) {
+                    let _ = q
+                        .reply
+                        .send(Err(StoreError::Unavailable(e.to_string().into())));
+                }
+                Vec::new()
             }
         };
         let mut left = Vec::new();
@@ -102,18 +113,20 @@ async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>) {
         }
         // Those the group left come before a later outcome for their delivery.
         left.append(&mut alone);
-        if !left.is_empty() {
-            tokio::spawn(run_alone(pool.clone(), left));
+        // Before the next group, so a delivery's outcomes apply in the order they came.
+        for q in left {
+            let answer = finish(&pool, &q.attempt, &q.outcome, q.now).await;
+            let _ = q.reply.send(answer);
         }
     }
 }
 
-/// One after another, in order: outcomes alone are rare (a stale lease, a failed group).
-async fn run_alone(pool: PgPool, left: Vec<Queued>) {
-    for q in left {
-        let answer = finish(&pool, &q.attempt, &q.outcome, q.now).await;
-        let _ = q.reply.send(answer);
-    }
+/// Why a group did not commit.
+enum GroupError {
+    /// Before the commit: nothing was written, so each outcome may be applied alone.
+    Rolled(StoreError),
+    /// At the commit: whether it took is unknown.
+    Commit(StoreError),
 }
 
 #[derive(sqlx::FromRow)]
@@ -125,8 +138,25 @@ struct KeyedFinish {
 
 /// One transaction for the group: each outcome's answer (whether it was current), or `None`
 /// for one whose delivery the group did not find (it runs alone, and is told so there).
-async fn commit_group(pool: &PgPool, group: &[Queued]) -> StoreResult<Vec<Option<bool>>> {
-    let mut tx = pool.begin().await.map_err(store_error)?;
+async fn commit_group(pool: &PgPool, group: &[Queued]) -> Result<Vec<Option<bool>>, GroupError> {
+    if group.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(|e| GroupError::Rolled(store_error(e)))?;
+    let answers = write_group(&mut tx, group)
+        .await
+        .map_err(GroupError::Rolled)?;
+    tx.commit()
+        .await
+        .map_err(|e| GroupError::Commit(store_error(e)))?;
+    Ok(answers)
+}
+
+/// The group's writes, in its transaction.
+async fn write_group(tx: &mut PgConnection, group: &[Queued]) -> StoreResult<Vec<Option<bool>>> {
     let ids: Vec<i64> = group.iter().map(|q| q.attempt.delivery_id).collect();
     // In id order, so two groups (of two nodes) never wait on each other in a cycle.
     let sql = format!(
@@ -152,12 +182,11 @@ async fn commit_group(pool: &PgPool, group: &[Queued]) -> StoreResult<Vec<Option
         plans.push(plan);
     }
     let found: Vec<&(FinishPlan, DateTime<Utc>)> = plans.iter().flatten().collect();
-    insert_attempts(&mut tx, &found).await?;
-    update_jobs(&mut tx, &found).await?;
+    insert_attempts(tx, &found).await?;
+    update_jobs(tx, &found).await?;
     for (plan, now) in &found {
-        apply_finish_effects(&mut tx, plan, *now).await?;
+        apply_finish_effects(tx, plan, *now).await?;
     }
-    tx.commit().await.map_err(store_error)?;
     Ok(plans
         .iter()
         .map(|p| p.as_ref().map(|(plan, _)| plan.is_current()))
