@@ -26,11 +26,21 @@ pub struct Prepared {
 /// The requests a run picks from at random, and where it sends them.
 pub struct Workload {
     pub url: String,
+    /// Further nodes of the same Tiller: client `i` sends to node `i mod nodes`.
+    pub more_urls: Vec<String>,
     pub sign_key: String,
     pub items: Vec<Prepared>,
 }
 
 impl Workload {
+    /// Where client `i` sends its requests.
+    fn url_for(&self, client: usize) -> &str {
+        match client % (1 + self.more_urls.len()) {
+            0 => &self.url,
+            n => &self.more_urls[n - 1],
+        }
+    }
+
     /// Signs each body with `sign_secret`, as an integrator does (`X-AIRudder-Sign`).
     pub fn signed(url: String, sign_key: &str, sign_secret: &str, bodies: Vec<String>) -> Self {
         let items = bodies
@@ -42,6 +52,7 @@ impl Workload {
             .collect();
         Workload {
             url,
+            more_urls: Vec::new(),
             sign_key: sign_key.to_owned(),
             items,
         }
@@ -51,6 +62,7 @@ impl Workload {
     pub fn aimed_at(self: &Arc<Self>, url: String) -> Arc<Self> {
         Arc::new(Workload {
             url,
+            more_urls: Vec::new(),
             sign_key: self.sign_key.clone(),
             items: self
                 .items
@@ -99,7 +111,7 @@ pub async fn run(work: Arc<Workload>, plan: Plan) -> anyhow::Result<Outcome> {
     let start = Instant::now();
     let window = (start + plan.warmup, start + plan.warmup + plan.measure);
     let tasks: Vec<_> = (0..plan.clients)
-        .map(|i| tokio::spawn(client_loop(http.clone(), work.clone(), window, seed(i))))
+        .map(|i| tokio::spawn(client_loop(http.clone(), work.clone(), i, window, seed(i))))
         .collect();
     tokio::time::sleep_until(window.0.into()).await;
     let before = cpu::snapshot();
@@ -152,6 +164,7 @@ impl Tally {
 async fn client_loop(
     http: reqwest::Client,
     work: Arc<Workload>,
+    client: usize,
     (from, until): (Instant, Instant),
     mut rng: u64,
 ) -> Tally {
@@ -162,7 +175,7 @@ async fn client_loop(
             return tally;
         }
         let item = &work.items[pick(&mut rng, work.items.len())];
-        let result = exchange(&http, &work, item).await;
+        let result = exchange(&http, &work, work.url_for(client), item).await;
         let done = Instant::now();
         if sent < from || done > until {
             continue;
@@ -183,9 +196,14 @@ async fn client_loop(
 
 /// Sends one request and reads the whole answer; success is HTTP 2xx with the envelope's
 /// `"code":200` (Tiller also answers some errors with HTTP 200 and another code).
-async fn exchange(http: &reqwest::Client, work: &Workload, item: &Prepared) -> Result<(), String> {
+async fn exchange(
+    http: &reqwest::Client,
+    work: &Workload,
+    url: &str,
+    item: &Prepared,
+) -> Result<(), String> {
     let res = http
-        .post(&work.url)
+        .post(url)
         .header("content-type", "application/json")
         .header("X-AIRudder-Sign-Key", &work.sign_key)
         .header("X-AIRudder-Sign", &item.sign)

@@ -97,6 +97,9 @@ struct InboundArgs {
     /// Distinct call_ids the requests are spread over.
     #[arg(long, default_value_t = 10_000)]
     call_ids: usize,
+    /// Tiller nodes on the one database (PostgreSQL), the clients spread over them.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 #[derive(Debug, Args)]
@@ -276,26 +279,46 @@ async fn inbound(args: InboundArgs, srv: Handle) -> anyhow::Result<String> {
         (1..=1_000_000).contains(&args.call_ids),
         "--call-ids must be 1..=1000000"
     );
+    ensure!(
+        (1..=4).contains(&args.nodes) && (args.nodes == 1 || c.store == StoreKind::Postgres),
+        "--nodes must be 1..=4, and more than 1 only on PostgreSQL"
+    );
     eprintln!("starting Tiller on {} and the baseline", c.store.as_str());
-    let tiller = srv
-        .spawn(Tiller::start(c.store, c.db_connections))
-        .await??;
+    let tiller = Arc::new(
+        srv.spawn(Tiller::start(c.store, c.db_connections))
+            .await??,
+    );
+    let mut more = Vec::new();
+    for _ in 1..args.nodes {
+        let (t, connections) = (tiller.clone(), c.db_connections);
+        let joined = srv.spawn(async move { t.join(connections).await });
+        more.push(joined.await??);
+    }
     let baseline = srv.spawn(target::start_baseline()).await??;
     let bodies = (0..args.call_ids).map(inbound_body).collect();
-    let work = Arc::new(Workload::signed(
+    let mut work = Workload::signed(
         tiller.server.url(INBOUND_PATH),
         &tiller.sign_key,
         &tiller.sign_secret,
         bodies,
-    ));
+    );
+    work.more_urls = more.iter().map(|n| n.url(INBOUND_PATH)).collect();
+    let work = Arc::new(work);
     let (base, tiller_out) = measure(c, &work, &baseline.url(INBOUND_PATH)).await?;
     let stored = srv
         .spawn(stored_messages(tiller.store.clone(), tiller.tenant))
         .await??;
     baseline.stop().await?;
+    for node in more {
+        srv.spawn(node.stop()).await??;
+    }
+    let tiller = Arc::into_inner(tiller).context("the nodes let go of the first")?;
     srv.spawn(tiller.stop()).await??;
 
-    let label = format!("Tiller inbound ({})", c.store.as_str());
+    let label = match args.nodes {
+        1 => format!("Tiller inbound ({})", c.store.as_str()),
+        n => format!("Tiller inbound ({}, {n} nodes)", c.store.as_str()),
+    };
     let rows = [
         Row {
             label: &label,

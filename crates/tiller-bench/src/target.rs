@@ -131,6 +131,30 @@ impl Tiller {
         &self.db.url
     }
 
+    /// Another node of this Tiller: its own app (pool, writers, workers) on the same
+    /// database, as a second `tiller serve` would be. Stop it before this one.
+    pub async fn join(&self, db_connections: Option<u32>) -> anyhow::Result<Running> {
+        let mut cfg = Config::defaults();
+        cfg.server.listen = "127.0.0.1:0".parse().context("loopback address")?;
+        cfg.database.url.clone_from(&self.db.url);
+        if let Some(n) = db_connections {
+            cfg.database.max_connections = n;
+        }
+        cfg.files.dir = self.files.with_extension("node");
+        cfg.validate()?;
+        let app = App::build(cfg, Arc::new(SystemClock)).await?;
+        let addr = app.local_addr();
+        let (shutdown, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        Ok(Running {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
     /// Stops the server, then drops the database and the files directory.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.server.stop().await?;
