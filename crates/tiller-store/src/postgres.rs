@@ -2,6 +2,7 @@
 
 mod chat_records;
 mod conversations;
+mod groups;
 mod inbound;
 mod jobs;
 mod messages;
@@ -65,7 +66,7 @@ impl PgStore {
             };
             migrated.map_err(ConnectError::Migrate)?;
         }
-        let inbound = std::sync::Arc::new(inbound::InboundGroups::start(&pool));
+        let inbound = std::sync::Arc::new(inbound::start(&pool));
         statistics::keep(pool.clone(), std::sync::Arc::downgrade(&inbound));
         let finishes = std::sync::Arc::new(webhooks::FinishGroups::start(&pool));
         Ok(Self {

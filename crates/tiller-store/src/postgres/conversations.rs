@@ -165,7 +165,7 @@ impl ConversationStore for PgStore {
             mode,
             now,
         };
-        self.inbound.record(request).await
+        self.inbound.submit(request).await
     }
 
     async fn append_message(

@@ -17,7 +17,7 @@ use tiller_core::{
     Entity, StoreError, StoreResult, TenantId,
 };
 
-pub(super) use grouped::{InboundGroups, InboundRequest};
+pub(super) use grouped::{start, InboundGroups, InboundRequest};
 
 use super::{
     conversations::{insert_message, insert_new_message, message_by_id},

@@ -25,10 +25,12 @@ use tiller_core::{
     messages::Message,
     StoreError, StoreResult, TenantId, Unique,
 };
-use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    super::webhooks::enqueue_events,
+    super::{
+        groups::{self, GroupError, Groups},
+        webhooks::enqueue_events,
+    },
     group_rows::{keyed, read_stored, KeyedMessage, MessageColumns},
     session_robot,
 };
@@ -51,60 +53,24 @@ pub(crate) struct InboundRequest {
     pub now: DateTime<Utc>,
 }
 
-struct Queued {
-    request: InboundRequest,
-    reply: oneshot::Sender<StoreResult<Inbound>>,
-}
+type Queued = groups::Queued<InboundRequest, Inbound>;
 
-/// The queue in front of the writer; dropping the last store handle stops it.
-pub(crate) struct InboundGroups {
-    queue: mpsc::Sender<Queued>,
-}
+/// The queue in front of the node's inbound writer. One writer per node: groups grow with
+/// the load while a commit is under way, and one writer measured faster than two here
+/// (BENCHMARKS.md, session 8).
+pub(crate) type InboundGroups = Groups<InboundRequest, Inbound>;
 
-impl std::fmt::Debug for InboundGroups {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InboundGroups")
-    }
-}
-
-impl InboundGroups {
-    /// One writer per node: groups grow with the load while a commit is under way, and
-    /// one writer measured faster than two here (BENCHMARKS.md, session 8).
-    pub(crate) fn start(pool: &PgPool) -> Self {
-        let (queue, rx) = mpsc::channel(MAX_GROUP * 64);
-        tokio::spawn(writer(pool.clone(), rx));
-        Self { queue }
-    }
-
-    /// Records the request in the next group; the answer is the one-request path's.
-    pub(crate) async fn record(&self, request: InboundRequest) -> StoreResult<Inbound> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Queued { request, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the inbound writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the inbound writer stopped".into()))?
-    }
-}
-
-async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let alone = run_group(&pool, std::mem::take(&mut group)).await;
-        // The next group waits, so a session's requests keep their order across groups.
-        run_alone(&pool, alone).await;
-    }
-}
-
-/// Why a group did not commit.
-enum GroupError {
-    /// Before the commit: nothing was written, so each request may run alone.
-    Rolled(StoreError),
-    /// At the commit: whether it took is unknown, so each request gets the error (running
-    /// it alone would report a first write as a retry).
-    Commit(StoreError),
+pub(crate) fn start(pool: &PgPool) -> InboundGroups {
+    Groups::start(
+        "inbound writer",
+        MAX_GROUP,
+        pool,
+        |pool, group| async move {
+            let alone = run_group(&pool, group).await;
+            // The next group waits, so a session's requests keep their order across groups.
+            run_alone(&pool, alone).await;
+        },
+    )
 }
 
 /// Commits what the group carries and answers it; returns the requests left to run alone,
@@ -120,11 +86,7 @@ async fn run_group(pool: &PgPool, group: Vec<Queued>) -> Vec<Queued> {
         }
         Err(GroupError::Commit(e)) => {
             tracing::warn!(error = %e, "an inbound group's commit failed");
-            for q in grouped {
-                let _ = q
-                    .reply
-                    .send(Err(StoreError::Unavailable(e.to_string().into())));
-            }
+            GroupError::answer_all(&e, grouped);
             return alone;
         }
     };

@@ -19,11 +19,13 @@ use sqlx::{PgConnection, PgPool};
 use tiller_core::{
     clock::to_millis,
     webhooks::{plan_finish, AttemptRecord, DeliverySnapshot, FinishPlan, Outcome},
-    StoreError, StoreResult,
+    StoreResult,
 };
-use tokio::sync::{mpsc, oneshot};
 
-use super::outbox::{apply_finish_effects, finish};
+use super::{
+    super::groups::{self, GroupError, Groups},
+    outbox::{apply_finish_effects, finish},
+};
 use crate::{
     error::store_error,
     rows::{FinishRow, NewAttemptRow, FINISH_COLUMNS, FINISH_FROM},
@@ -32,29 +34,27 @@ use crate::{
 /// The most outcomes one transaction carries.
 const MAX_GROUP: usize = 128;
 
-struct Queued {
+/// One `finish_attempt` call, owned so the writer can carry it.
+struct Finish {
     attempt: AttemptRecord,
     outcome: Outcome,
     now: DateTime<Utc>,
-    reply: oneshot::Sender<StoreResult<bool>>,
 }
 
-/// The queue in front of the writer; dropping the last store handle stops it.
-pub(crate) struct FinishGroups {
-    queue: mpsc::Sender<Queued>,
-}
+type Queued = groups::Queued<Finish, bool>;
+
+/// The queue in front of the node's delivery-outcome writer.
+pub(crate) struct FinishGroups(Groups<Finish, bool>);
 
 impl std::fmt::Debug for FinishGroups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FinishGroups")
+        self.0.fmt(f)
     }
 }
 
 impl FinishGroups {
     pub(crate) fn start(pool: &PgPool) -> Self {
-        let (queue, rx) = mpsc::channel(MAX_GROUP * 16);
-        tokio::spawn(writer(pool.clone(), rx));
-        Self { queue }
+        Self(Groups::start("delivery writer", MAX_GROUP, pool, write))
     }
 
     /// Applies the outcome in the next group; the answer is the one-outcome path's.
@@ -64,69 +64,51 @@ impl FinishGroups {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (reply, answer) = oneshot::channel();
-        let queued = Queued {
+        let request = Finish {
             attempt: attempt.clone(),
             outcome: outcome.clone(),
             now,
-            reply,
         };
-        let stopped = || StoreError::Unavailable("the delivery writer stopped".into());
-        self.queue.send(queued).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.0.submit(request).await
     }
 }
 
-async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Queued>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let mut seen = HashSet::new();
-        let (mut grouped, mut alone): (Vec<Queued>, Vec<Queued>) = std::mem::take(&mut group)
-            .into_iter()
-            .partition(|q| seen.insert(q.attempt.delivery_id));
-        let answers = match commit_group(&pool, &grouped).await {
-            Ok(answers) => answers,
-            Err(GroupError::Rolled(e)) => {
-                tracing::debug!(error = %e, "a group of delivery outcomes rolled back");
-                grouped.iter().map(|_| None).collect()
-            }
-            Err(GroupError::Commit(e)) => {
-                // Whether it took is unknown: each worker hears the error, and its lease
-                // lets the delivery be attempted again.
-                tracing::warn!(error = %e, "a group of delivery outcomes failed to commit");
-                for q in std::mem::take(&mut grouped) {
-                    let _ = q
-                        .reply
-                        .send(Err(StoreError::Unavailable(e.to_string().into())));
-                }
-                Vec::new()
-            }
-        };
-        let mut left = Vec::new();
-        for (q, answer) in grouped.into_iter().zip(answers) {
-            match answer {
-                Some(current) => {
-                    let _ = q.reply.send(Ok(current));
-                }
-                None => left.push(q),
-            }
+async fn write(pool: PgPool, group: Vec<Queued>) {
+    let mut seen = HashSet::new();
+    let (mut grouped, mut alone): (Vec<Queued>, Vec<Queued>) = group
+        .into_iter()
+        .partition(|q| seen.insert(q.request.attempt.delivery_id));
+    let answers = match commit_group(&pool, &grouped).await {
+        Ok(answers) => answers,
+        Err(GroupError::Rolled(e)) => {
+            tracing::debug!(error = %e, "a group of delivery outcomes rolled back");
+            grouped.iter().map(|_| None).collect()
         }
-        // Those the group left come before a later outcome for their delivery.
-        left.append(&mut alone);
-        // Before the next group, so a delivery's outcomes apply in the order they came.
-        for q in left {
-            let answer = finish(&pool, &q.attempt, &q.outcome, q.now).await;
-            let _ = q.reply.send(answer);
+        Err(GroupError::Commit(e)) => {
+            // Whether it took is unknown: each worker hears the error, and its lease lets
+            // the delivery be attempted again.
+            tracing::warn!(error = %e, "a group of delivery outcomes failed to commit");
+            GroupError::answer_all(&e, std::mem::take(&mut grouped));
+            Vec::new()
+        }
+    };
+    let mut left = Vec::new();
+    for (q, answer) in grouped.into_iter().zip(answers) {
+        match answer {
+            Some(current) => {
+                let _ = q.reply.send(Ok(current));
+            }
+            None => left.push(q),
         }
     }
-}
-
-/// Why a group did not commit.
-enum GroupError {
-    /// Before the commit: nothing was written, so each outcome may be applied alone.
-    Rolled(StoreError),
-    /// At the commit: whether it took is unknown.
-    Commit(StoreError),
+    // Those the group left come before a later outcome for their delivery.
+    left.append(&mut alone);
+    // Before the next group, so a delivery's outcomes apply in the order they came.
+    for q in left {
+        let r = &q.request;
+        let answer = finish(&pool, &r.attempt, &r.outcome, r.now).await;
+        let _ = q.reply.send(answer);
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -157,7 +139,10 @@ async fn commit_group(pool: &PgPool, group: &[Queued]) -> Result<Vec<Option<bool
 
 /// The group's writes, in its transaction.
 async fn write_group(tx: &mut PgConnection, group: &[Queued]) -> StoreResult<Vec<Option<bool>>> {
-    let ids: Vec<i64> = group.iter().map(|q| q.attempt.delivery_id).collect();
+    let ids: Vec<i64> = group
+        .iter()
+        .map(|q| q.request.attempt.delivery_id)
+        .collect();
     // In id order, so two groups (of two nodes) never wait on each other in a cycle.
     let sql = format!(
         "SELECT j.id AS key_id, {FINISH_COLUMNS} FROM {FINISH_FROM} \
@@ -172,10 +157,13 @@ async fn write_group(tx: &mut PgConnection, group: &[Queued]) -> StoreResult<Vec
         rows.into_iter().map(|k| (k.key_id, k.row)).collect();
     let mut plans: Vec<Option<(FinishPlan, DateTime<Utc>)>> = Vec::with_capacity(group.len());
     for q in group {
-        let plan = match snapshots.remove(&q.attempt.delivery_id) {
+        let plan = match snapshots.remove(&q.request.attempt.delivery_id) {
             Some(row) => {
                 let snapshot = DeliverySnapshot::try_from(row)?;
-                Some((plan_finish(snapshot, &q.attempt, &q.outcome), q.now))
+                Some((
+                    plan_finish(snapshot, &q.request.attempt, &q.request.outcome),
+                    q.request.now,
+                ))
             }
             None => None,
         };

@@ -1,0 +1,78 @@
+//! The queue in front of a group writer: callers hand in a request and wait for its
+//! answer, one task takes what has queued (up to a group's size) and writes it in one
+//! transaction. Inbound messages (`inbound/grouped.rs`) and delivery outcomes
+//! (`webhooks/finishing.rs`) share it; each decides what its groups carry.
+
+use std::future::Future;
+
+use sqlx::PgPool;
+use tiller_core::{StoreError, StoreResult};
+use tokio::sync::{mpsc, oneshot};
+
+/// A request waiting in the queue, with where its answer goes.
+pub(crate) struct Queued<R, A> {
+    pub request: R,
+    pub reply: oneshot::Sender<StoreResult<A>>,
+}
+
+/// Dropping the last handle stops the writer.
+pub(crate) struct Groups<R, A> {
+    queue: mpsc::Sender<Queued<R, A>>,
+    /// What the writer is, for the error once it has stopped.
+    what: &'static str,
+}
+
+impl<R, A> std::fmt::Debug for Groups<R, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Groups({})", self.what)
+    }
+}
+
+impl<R: Send + 'static, A: Send + 'static> Groups<R, A> {
+    /// Starts the writer: `write` gets each group (at most `max` requests) and answers
+    /// every request in it before the next group is taken.
+    pub(crate) fn start<W, F>(what: &'static str, max: usize, pool: &PgPool, write: W) -> Self
+    where
+        W: Fn(PgPool, Vec<Queued<R, A>>) -> F + Send + 'static,
+        F: Future<Output = ()> + Send,
+    {
+        let (queue, mut rx) = mpsc::channel(max * 32);
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(max);
+            while rx.recv_many(&mut group, max).await > 0 {
+                write(pool.clone(), std::mem::take(&mut group)).await;
+            }
+        });
+        Self { queue, what }
+    }
+
+    /// Queues the request; its answer once its group is written.
+    pub(crate) async fn submit(&self, request: R) -> StoreResult<A> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable(format!("the {} stopped", self.what).into());
+        let queued = Queued { request, reply };
+        self.queue.send(queued).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Why a group did not commit.
+pub(crate) enum GroupError {
+    /// Before the commit: nothing was written, so each request may run alone.
+    Rolled(StoreError),
+    /// At the commit: whether it took is unknown, so each request gets the error (running
+    /// it alone would report a first write as a retry).
+    Commit(StoreError),
+}
+
+impl GroupError {
+    /// Answers every request of a group whose commit failed with that error.
+    pub(crate) fn answer_all<R, A>(e: &StoreError, group: Vec<Queued<R, A>>) {
+        for q in group {
+            let _ = q
+                .reply
+                .send(Err(StoreError::Unavailable(e.to_string().into())));
+        }
+    }
+}
