@@ -1,7 +1,10 @@
 //! PostgreSQL backend: the scale-out store that several stateless tiller nodes share.
 
+mod changes;
 mod chat_records;
+mod claims;
 mod conversations;
+mod group_rows;
 mod groups;
 mod inbound;
 mod jobs;
@@ -42,6 +45,10 @@ pub(crate) struct PgStore {
     inbound: std::sync::Arc<inbound::InboundGroups>,
     /// Where `finish_attempt` calls meet to share transactions.
     finishes: std::sync::Arc<webhooks::FinishGroups>,
+    /// Where robot turns' `apply_session_change` calls meet to share transactions.
+    changes: std::sync::Arc<changes::ChangeGroups>,
+    /// Where `claim_turn` calls meet to share statements.
+    claims: std::sync::Arc<claims::ClaimGroups>,
 }
 
 impl PgStore {
@@ -69,10 +76,14 @@ impl PgStore {
         let inbound = std::sync::Arc::new(inbound::start(&pool));
         statistics::keep(pool.clone(), std::sync::Arc::downgrade(&inbound));
         let finishes = std::sync::Arc::new(webhooks::FinishGroups::start(&pool));
+        let changes = std::sync::Arc::new(changes::start(&pool));
+        let claims = std::sync::Arc::new(claims::start(&pool));
         Ok(Self {
             pool,
             inbound,
             finishes,
+            changes,
+            claims,
         })
     }
 

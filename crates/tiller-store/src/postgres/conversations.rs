@@ -3,7 +3,7 @@
 //! inserts that may race use `ON CONFLICT DO NOTHING`, then read what won.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use tiller_core::{
     clock::to_millis,
     conversations::{
@@ -17,7 +17,10 @@ use tiller_core::{
     Entity, StoreError, StoreResult, TenantId, Unique,
 };
 
-use super::{chat_records, inbound::InboundRequest, messages, webhooks::enqueue_events, PgStore};
+use super::{
+    changes::ChangeRequest, chat_records, inbound::InboundRequest, messages,
+    webhooks::enqueue_events, PgStore,
+};
 use crate::{
     error::{not_found, store_error},
     rows::{
@@ -142,6 +145,74 @@ pub(super) async fn touch(
         .await
         .map_err(not_found(Entity::Session))?;
     row.try_into()
+}
+
+/// Applies one change in its own transaction: the session's update guarded by its version
+/// (and lease), the messages, the events, and the next turn.
+pub(super) async fn apply_change_alone(
+    pool: &PgPool,
+    t: TenantId,
+    call_id: &CallId,
+    change: &SessionChange,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let robot_state = change.robot_state.as_ref().map(ToString::to_string);
+    // A change made under a turn lease releases it.
+    let (release, leased) = match change.turn_lease {
+        Some(_) => (
+            ", turn_lease = NULL, turn_lease_until = NULL",
+            " AND turn_lease = $7",
+        ),
+        None => ("", " AND $7::text IS NULL"),
+    };
+    let sql = format!(
+        "UPDATE sessions SET state = $1, end_reason = $2, ended_at = $11, seat_id = $4, \
+         robot_state = COALESCE($5, robot_state), answered_seq = COALESCE($6, answered_seq), \
+         updated_at = $3, state_version = state_version + 1{release} \
+         WHERE tenant_id = $8 AND call_id = $9 AND state_version = $10{leased} \
+         RETURNING {FACTS_COLUMNS}"
+    );
+    let changed: Option<FactsRow> = sqlx::query_as(&sql)
+        .bind(change.state.as_str())
+        .bind(change.end_reason.map(EndReason::as_str))
+        .bind(to_millis(now))
+        .bind(change.seat_id.as_deref())
+        .bind(robot_state)
+        .bind(change.answered_seq)
+        .bind(change.turn_lease.as_deref())
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .bind(change.expected_version)
+        .bind(change.ended_at(now).map(to_millis))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    let Some(changed) = changed else {
+        session_row(&mut tx, t, call_id, false)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::Session))?;
+        return Ok(None);
+    };
+    let facts = SessionFacts::try_from(changed)?;
+    for m in &change.messages {
+        insert_new_message(&mut tx, t, call_id, m, now).await?;
+    }
+    enqueue_events(&mut tx, t, &change.events, now).await?;
+    let waiting = messages::user_messages_wait(&mut tx, t, call_id, facts.answered_seq).await?;
+    let sql = format!(
+        "UPDATE sessions SET turn_due = $1 WHERE tenant_id = $2 AND call_id = $3 \
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let row: SessionRow = sqlx::query_as(&sql)
+        .bind(facts.turn_due(waiting, now).map(to_millis))
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(not_found(Entity::Session))?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(Some(row.try_into()?))
 }
 
 #[async_trait::async_trait]
@@ -330,63 +401,17 @@ impl ConversationStore for PgStore {
         change: &SessionChange,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Session>> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let robot_state = change.robot_state.as_ref().map(ToString::to_string);
-        // A change made under a turn lease releases it.
-        let (release, leased) = match change.turn_lease {
-            Some(_) => (
-                ", turn_lease = NULL, turn_lease_until = NULL",
-                " AND turn_lease = $7",
-            ),
-            None => ("", " AND $7::text IS NULL"),
-        };
-        let sql = format!(
-            "UPDATE sessions SET state = $1, end_reason = $2, ended_at = $11, seat_id = $4, \
-             robot_state = COALESCE($5, robot_state), answered_seq = COALESCE($6, answered_seq), \
-             updated_at = $3, state_version = state_version + 1{release} \
-             WHERE tenant_id = $8 AND call_id = $9 AND state_version = $10{leased} \
-             RETURNING {FACTS_COLUMNS}"
-        );
-        let changed: Option<FactsRow> = sqlx::query_as(&sql)
-            .bind(change.state.as_str())
-            .bind(change.end_reason.map(EndReason::as_str))
-            .bind(to_millis(now))
-            .bind(change.seat_id.as_deref())
-            .bind(robot_state)
-            .bind(change.answered_seq)
-            .bind(change.turn_lease.as_deref())
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .bind(change.expected_version)
-            .bind(change.ended_at(now).map(to_millis))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let Some(changed) = changed else {
-            session_row(&mut tx, t, call_id, false)
-                .await?
-                .ok_or(StoreError::NotFound(Entity::Session))?;
-            return Ok(None);
-        };
-        let facts = SessionFacts::try_from(changed)?;
-        for m in &change.messages {
-            insert_new_message(&mut tx, t, call_id, m, now).await?;
+        // Robot turns come in bursts: theirs share transactions (`changes.rs`).
+        if change.turn_lease.is_none() {
+            return apply_change_alone(&self.pool, t, call_id, change, now).await;
         }
-        enqueue_events(&mut tx, t, &change.events, now).await?;
-        let waiting = messages::user_messages_wait(&mut tx, t, call_id, facts.answered_seq).await?;
-        let sql = format!(
-            "UPDATE sessions SET turn_due = $1 WHERE tenant_id = $2 AND call_id = $3 \
-             RETURNING {SESSION_COLUMNS}"
-        );
-        let row: SessionRow = sqlx::query_as(&sql)
-            .bind(facts.turn_due(waiting, now).map(to_millis))
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(not_found(Entity::Session))?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(Some(row.try_into()?))
+        let request = ChangeRequest {
+            tenant: t,
+            call_id: call_id.clone(),
+            change: change.clone(),
+            now,
+        };
+        self.changes.submit(request).await
     }
 
     async fn idle_sessions(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Session>> {

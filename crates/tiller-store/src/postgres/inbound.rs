@@ -2,7 +2,6 @@
 //! and the grouped path in front of it (`grouped.rs`), which carries the common case of
 //! many concurrent calls in one transaction and hands this path what it does not carry.
 
-mod group_rows;
 mod grouped;
 
 use chrono::{DateTime, Utc};

@@ -2,6 +2,7 @@
 //! the claim locks the rows it takes (`FOR UPDATE SKIP LOCKED`), so no turn is leased twice.
 
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use tiller_core::{
     clock::to_millis,
     conversations::{CallId, Session, StoredMessage},
@@ -10,7 +11,7 @@ use tiller_core::{
     Entity, StoreResult, TenantId,
 };
 
-use super::PgStore;
+use super::{claims::ClaimRequest, PgStore};
 use crate::{
     error::{not_found, store_error},
     rows::{
@@ -24,6 +25,31 @@ use crate::{
 /// the claim restates no session state.
 const CLAIMABLE: &str = "turn_due IS NOT NULL AND turn_due <= $1 \
      AND (turn_lease_until IS NULL OR turn_lease_until <= $1 OR turn_lease = $2)";
+
+/// Claims one session's due turn in its own statement.
+pub(super) async fn claim_turn_alone(
+    pool: &PgPool,
+    t: TenantId,
+    call_id: &CallId,
+    lease: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    let sql = format!(
+        "UPDATE sessions SET turn_lease = $2, turn_lease_until = $3 \
+         WHERE tenant_id = $4 AND call_id = $5 AND {CLAIMABLE} RETURNING {SESSION_COLUMNS}"
+    );
+    let row: Option<SessionRow> = sqlx::query_as(&sql)
+        .bind(to_millis(now))
+        .bind(lease)
+        .bind(to_millis(lease_until))
+        .bind(t.0)
+        .bind(call_id.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(store_error)?;
+    row.map(Session::try_from).transpose()
+}
 
 #[async_trait::async_trait]
 impl RobotStore for PgStore {
@@ -89,20 +115,15 @@ impl RobotStore for PgStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Session>> {
-        let sql = format!(
-            "UPDATE sessions SET turn_lease = $2, turn_lease_until = $3 \
-             WHERE tenant_id = $4 AND call_id = $5 AND {CLAIMABLE} RETURNING {SESSION_COLUMNS}"
-        );
-        let row: Option<SessionRow> = sqlx::query_as(&sql)
-            .bind(to_millis(now))
-            .bind(lease)
-            .bind(to_millis(lease_until))
-            .bind(t.0)
-            .bind(call_id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.map(Session::try_from).transpose()
+        // The turns of a burst of messages are claimed together (`claims.rs`).
+        let request = ClaimRequest {
+            tenant: t,
+            call_id: call_id.clone(),
+            lease: lease.to_owned(),
+            now,
+            lease_until,
+        };
+        self.claims.submit(request).await
     }
 
     async fn claim_due_turns(

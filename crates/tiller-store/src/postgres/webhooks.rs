@@ -36,7 +36,7 @@ use crate::{
 };
 
 pub(crate) use finishing::FinishGroups;
-pub(crate) use outbox::{enqueue_events, set_message_status};
+pub(crate) use outbox::{enqueue_batches, enqueue_events, set_message_status, EventBatch};
 
 /// Which endpoints to load.
 #[derive(Debug, Clone, Copy)]

@@ -28,15 +28,15 @@ use tiller_core::{
 
 use super::{
     super::{
+        group_rows::{read_stored, MessageColumns},
         groups::{self, GroupError, Groups},
-        webhooks::enqueue_events,
+        webhooks::{enqueue_batches, EventBatch},
     },
-    group_rows::{keyed, read_stored, KeyedMessage, MessageColumns},
     session_robot,
 };
 use crate::{
     error::{json_error, store_error},
-    rows::{retried_in, FactsRow, SessionRow, FACTS_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS},
+    rows::{retried_in, FactsRow, SessionRow, FACTS_COLUMNS, SESSION_COLUMNS},
 };
 
 /// The most requests one transaction carries.
@@ -229,7 +229,7 @@ async fn write_group(
     }
     let sessions = apply_plans(tx, requests, &updates).await?;
     let mut outcomes: Vec<Option<Inbound>> = (0..requests.len()).map(|_| None).collect();
-    // Each request's events at its own time; runs of one tenant and time share a statement.
+    // Each request's events at its own time, all in one statement.
     let mut events: Vec<(TenantId, DateTime<Utc>, Vec<_>)> = Vec::new();
     for (i, plan) in &updates {
         let r = requests[*i];
@@ -244,10 +244,8 @@ async fn write_group(
             .map(|(m, _)| m.message.clone())
             .collect();
         let planned = plan.events(&r.company, &session, &new);
-        match events.last_mut() {
-            Some((t, at, evs)) if *t == r.tenant && *at == r.now => evs.extend(planned),
-            _ if planned.is_empty() => {}
-            _ => events.push((r.tenant, r.now, planned)),
+        if !planned.is_empty() {
+            events.push((r.tenant, r.now, planned));
         }
         outcomes[*i] = Some(Inbound {
             opened: standing[&key_of(r)].opening.opens(),
@@ -256,9 +254,15 @@ async fn write_group(
             session,
         });
     }
-    for (tenant, now, evs) in events {
-        enqueue_events(tx, tenant, &evs, now).await?;
-    }
+    let batches: Vec<EventBatch<'_>> = events
+        .iter()
+        .map(|(tenant, now, evs)| EventBatch {
+            tenant: *tenant,
+            events: evs,
+            now: *now,
+        })
+        .collect();
+    enqueue_batches(tx, &batches).await?;
     Ok(outcomes)
 }
 
@@ -381,34 +385,15 @@ async fn insert_messages(
             continue;
         }
         if standing[&key_of(r)].opening.opens() {
-            cols.push(r, &r.start)?;
+            cols.push(r.tenant, &r.session.call_id, r.now, &r.start)?;
             slots.push((i, true));
         }
         for m in &r.messages {
-            cols.push(r, m)?;
+            cols.push(r.tenant, &r.session.call_id, r.now, m)?;
             slots.push((i, false));
         }
     }
-    let sql = format!(
-        "INSERT INTO messages (tenant_id, call_id, msg_id, sender_type, status, seat_id, \
-         content_type, ts, created_at, updated_at, body) \
-         SELECT m.tenant_id, m.call_id, m.msg_id, m.sender_type, m.status, m.seat_id, \
-           m.content_type, m.ts, m.at, m.at, m.body \
-         FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-           $7::text[], $8::int8[], $9::int8[], $10::text[]) WITH ORDINALITY \
-           AS m(tenant_id, call_id, msg_id, sender_type, status, seat_id, content_type, ts, \
-           at, body, ord) \
-         ORDER BY m.ord \
-         ON CONFLICT (tenant_id, msg_id) DO NOTHING \
-         RETURNING messages.tenant_id AS key_tenant, messages.msg_id AS key_msg, \
-           {MESSAGE_COLUMNS}"
-    );
-    let rows: Vec<KeyedMessage> = cols
-        .bind(sqlx::query_as(&sql))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
-    let mut inserted = keyed(rows);
+    let mut inserted = cols.insert(tx).await?;
     let keys = cols.keys();
     let retried: Vec<&(i64, String)> = keys.iter().filter(|k| !inserted.contains_key(*k)).collect();
     let mut earlier = read_stored(tx, &retried).await?;

@@ -34,86 +34,103 @@ pub(crate) async fn enqueue_events(
     events: &[NewEvent],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<EventRecord>> {
-    if events.is_empty() {
+    let batch = EventBatch {
+        tenant: t,
+        events,
+        now,
+    };
+    enqueue_batches(conn, &[batch]).await
+}
+
+/// One caller's events: its tenant's, written at its time.
+pub(crate) struct EventBatch<'a> {
+    pub tenant: TenantId,
+    pub events: &'a [NewEvent],
+    pub now: DateTime<Utc>,
+}
+
+/// [`enqueue_events`] for the batches of a whole group (inbound messages, robot turns) in
+/// two statements, whatever their tenants and times: one read of the tenants' endpoints,
+/// one insert of every event and delivery job. Returns the records in the batches' order.
+pub(crate) async fn enqueue_batches(
+    conn: &mut PgConnection,
+    batches: &[EventBatch<'_>],
+) -> StoreResult<Vec<EventRecord>> {
+    if batches.iter().all(|b| b.events.is_empty()) {
         return Ok(Vec::new());
     }
+    let mut tenants: Vec<i64> = batches.iter().map(|b| b.tenant.0).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
     let sql = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY seq"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ANY($1) \
+         ORDER BY tenant_id, seq"
     );
     let rows: Vec<EndpointRow> = sqlx::query_as(&sql)
-        .bind(t.0)
+        .bind(&tenants)
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
     // Secrets play no part in choosing subscribers.
-    let subscribers = rows
-        .into_iter()
-        .map(|r| r.into_endpoint(Vec::new()))
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut subscribers: std::collections::HashMap<i64, Vec<Endpoint>> =
+        std::collections::HashMap::new();
+    for r in rows {
+        let tenant = r.tenant_id;
+        let endpoint = r.into_endpoint(Vec::new())?;
+        subscribers.entry(tenant).or_default().push(endpoint);
+    }
     // One round trip for them all: the events, then their delivery jobs joined on
     // `event_id`, the jobs' `subject` being their event's new seq (core plans them with 0
     // in its place). Both inserts follow the input order, so seqs and ids do too.
     let mut cols = EventColumns::default();
-    for e in events {
-        let new = NewEventRow::of(e)?;
-        cols.event_ids.push(e.event_id.as_str());
-        cols.types.push(e.event_type.as_str());
-        cols.keys.push(e.ordering_key.as_deref());
-        cols.payloads.push(new.payload);
-        cols.outcomes.push(new.on_outcome);
-        for j in delivery_jobs(
-            &subscribers,
-            &e.event_type,
-            e.ordering_key.as_deref(),
-            0,
-            now,
-        ) {
-            cols.job_kinds.push(j.kind.as_str());
-            cols.job_tenants.push(j.tenant.0);
-            cols.job_lanes.push(j.lane);
-            cols.job_keys.push(j.order_key);
-            cols.job_due.push(to_millis(j.due_at));
-            cols.job_events.push(e.event_id.as_str());
+    for b in batches {
+        let endpoints = subscribers.get(&b.tenant.0).map_or(&[][..], Vec::as_slice);
+        for e in b.events {
+            cols.push(b, e, endpoints)?;
         }
     }
     let insert = format!(
         "WITH ev AS (INSERT INTO webhook_events (event_id, tenant_id, event_type, \
          ordering_key, payload, on_outcome, created_at) \
-         SELECT e.event_id, $1, e.event_type, e.ordering_key, e.payload, e.on_outcome, $2 \
-         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
-           WITH ORDINALITY AS e (event_id, event_type, ordering_key, payload, on_outcome, ord) \
+         SELECT e.event_id, e.tenant_id, e.event_type, e.ordering_key, e.payload, \
+           e.on_outcome, e.at \
+         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+           $6::text[], $7::bigint[]) WITH ORDINALITY \
+           AS e (event_id, tenant_id, event_type, ordering_key, payload, on_outcome, at, ord) \
          ORDER BY e.ord RETURNING {EVENT_COLUMNS}), \
          deliveries AS (INSERT INTO jobs (kind, tenant_id, lane, order_key, subject, state, \
          attempts, due_at, updated_at) SELECT d.kind, d.tenant_id, d.lane, d.order_key, \
-         ev.seq, 'pending', 0, d.due_at, $2 \
+         ev.seq, 'pending', 0, d.due_at, d.at \
          FROM UNNEST($8::text[], $9::bigint[], $10::text[], $11::text[], $12::bigint[], \
-           $13::text[]) WITH ORDINALITY \
-           AS d (kind, tenant_id, lane, order_key, due_at, event_id, ord) \
+           $13::text[], $14::bigint[]) WITH ORDINALITY \
+           AS d (kind, tenant_id, lane, order_key, due_at, event_id, at, ord) \
          JOIN ev ON ev.event_id = d.event_id ORDER BY d.ord) \
          SELECT {EVENT_COLUMNS} FROM ev ORDER BY seq"
     );
     let rows: Vec<EventRow> = sqlx::query_as(&insert)
-        .bind(t.0)
-        .bind(to_millis(now))
         .bind(&cols.event_ids)
+        .bind(&cols.tenants)
         .bind(&cols.types)
         .bind(&cols.keys)
         .bind(&cols.payloads)
         .bind(&cols.outcomes)
+        .bind(&cols.at)
         .bind(&cols.job_kinds)
         .bind(&cols.job_tenants)
         .bind(&cols.job_lanes)
         .bind(&cols.job_keys)
         .bind(&cols.job_due)
         .bind(&cols.job_events)
+        .bind(&cols.job_at)
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
     // The caller's order, whatever order the rows came back in.
     let mut by_id: std::collections::HashMap<String, EventRow> =
         rows.into_iter().map(|r| (r.event_id.clone(), r)).collect();
-    events
+    batches
         .iter()
+        .flat_map(|b| b.events)
         .map(|e| {
             let row = by_id
                 .remove(&e.event_id)
@@ -123,20 +140,54 @@ pub(crate) async fn enqueue_events(
         .collect()
 }
 
-/// The columns of one `enqueue_events` statement, one array each.
+/// The columns of one `enqueue_batches` statement, one array each.
 #[derive(Default)]
 struct EventColumns<'a> {
     event_ids: Vec<&'a str>,
+    tenants: Vec<i64>,
     types: Vec<&'a str>,
     keys: Vec<Option<&'a str>>,
     payloads: Vec<String>,
     outcomes: Vec<Option<String>>,
+    at: Vec<i64>,
     job_kinds: Vec<&'static str>,
     job_tenants: Vec<i64>,
     job_lanes: Vec<String>,
     job_keys: Vec<Option<String>>,
     job_due: Vec<i64>,
     job_events: Vec<&'a str>,
+    job_at: Vec<i64>,
+}
+
+impl<'a> EventColumns<'a> {
+    /// One event of batch `b`, with a delivery job per endpoint of its tenant that wants it.
+    fn push(
+        &mut self,
+        b: &EventBatch<'_>,
+        e: &'a NewEvent,
+        endpoints: &[Endpoint],
+    ) -> StoreResult<()> {
+        let new = NewEventRow::of(e)?;
+        let at = to_millis(b.now);
+        self.event_ids.push(e.event_id.as_str());
+        self.tenants.push(b.tenant.0);
+        self.types.push(e.event_type.as_str());
+        self.keys.push(e.ordering_key.as_deref());
+        self.payloads.push(new.payload);
+        self.outcomes.push(new.on_outcome);
+        self.at.push(at);
+        let key = e.ordering_key.as_deref();
+        for j in delivery_jobs(endpoints, &e.event_type, key, 0, b.now) {
+            self.job_kinds.push(j.kind.as_str());
+            self.job_tenants.push(j.tenant.0);
+            self.job_lanes.push(j.lane);
+            self.job_keys.push(j.order_key);
+            self.job_due.push(to_millis(j.due_at));
+            self.job_events.push(e.event_id.as_str());
+            self.job_at.push(at);
+        }
+        Ok(())
+    }
 }
 
 /// Leases the due delivery jobs (see [`jobs::claim`]: an endpoint is a lane, held while
