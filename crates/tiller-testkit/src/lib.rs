@@ -5,7 +5,9 @@ pub mod clock;
 pub mod examples;
 pub mod receiver;
 pub mod tcp_proxy;
+pub mod whatsapp;
 
 pub use clock::ManualClock;
 pub use receiver::{Received, WebhookReceiver};
 pub use tcp_proxy::TcpProxy;
+pub use whatsapp::{FakeWhatsApp, FakeWhatsAppConfig};
