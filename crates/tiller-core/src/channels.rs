@@ -10,6 +10,7 @@
 mod connector;
 mod model;
 mod rules;
+pub mod whatsapp;
 
 pub use connector::{ChannelConnector, FetchedMedia, OutboundSend, SendError, SendReceipt};
 pub use model::{
