@@ -33,6 +33,7 @@
 mod inbound;
 mod inbound_content;
 mod status;
+mod window;
 pub mod wire;
 
 #[cfg(test)]
@@ -43,3 +44,4 @@ pub use inbound::{
 };
 pub use inbound_content::{attach_downloaded_media, pending_media_id, NumberChange};
 pub use status::{advance, advance_all, DeliveryState, Failure, Transition};
+pub use window::{free_form_allowed, send_allowed, WindowClosed, WINDOW};
