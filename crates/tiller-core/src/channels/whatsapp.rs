@@ -30,18 +30,27 @@
 //! stores it and fills `origin_url` in ([`attach_downloaded_media`]). Until then an
 //! AIRUDDER client sees the media object with an empty `origin_url`.
 
+mod graph;
 mod inbound;
 mod inbound_content;
+mod outbound;
 mod status;
 mod window;
 pub mod wire;
 
 #[cfg(test)]
 mod inbound_tests;
+#[cfg(test)]
+mod outbound_tests;
 
+pub use graph::{
+    read_error, read_mark_read_response, read_media_info, read_send_response, sha256_matches,
+    transport_failure, GraphError, MediaInfo,
+};
 pub use inbound::{
     read_webhook, Change, Event, InboundMessage, StatusUpdate, WebhookBatch, WebhookError, OBJECT,
 };
 pub use inbound_content::{attach_downloaded_media, pending_media_id, NumberChange};
+pub use outbound::{mark_read_body, send_body, OutboundError};
 pub use status::{advance, advance_all, DeliveryState, Failure, Transition};
 pub use window::{free_form_allowed, send_allowed, WindowClosed, WINDOW};
