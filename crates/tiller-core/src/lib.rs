@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod channels;
 pub mod clock;
 pub mod conversations;
 pub mod error;

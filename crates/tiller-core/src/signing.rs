@@ -1,7 +1,9 @@
-//! Request signatures of the two compatible API families. Pure functions over bytes,
-//! each pinned by test vectors.
+//! Request signatures of the two compatible API families, and of the providers that post
+//! to Tiller (Meta's `X-Hub-Signature-256`). Pure functions over bytes, each pinned by test
+//! vectors.
 
 pub mod airudder;
+pub mod meta;
 pub mod nxlink;
 
 use subtle::ConstantTimeEq;
