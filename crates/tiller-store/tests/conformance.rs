@@ -43,6 +43,8 @@ mod jobs;
 mod robots;
 #[path = "conformance/seats.rs"]
 mod seats;
+#[path = "conformance/turn_bursts.rs"]
+mod turn_bursts;
 #[path = "conformance/webhooks.rs"]
 mod webhooks;
 

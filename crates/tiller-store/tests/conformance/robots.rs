@@ -25,7 +25,7 @@ on_every_backend!(agent_side_messages_are_forwarded, forward_story);
 on_every_backend!(idle_sessions_are_found, idle_story);
 on_every_backend!(messages_during_a_turn_keep_it_due, due_again_story);
 
-fn robot(name: &str, is_default: bool) -> NewRobot {
+pub(crate) fn robot(name: &str, is_default: bool) -> NewRobot {
     NewRobot {
         name: name.into(),
         kind: RobotKind::Flow,
@@ -36,7 +36,7 @@ fn robot(name: &str, is_default: bool) -> NewRobot {
 }
 
 /// A change that keeps the session in `state` and says `text` as the robot.
-fn turn(
+pub(crate) fn turn(
     s: &Session,
     lease: Option<&str>,
     state: SessionState,
