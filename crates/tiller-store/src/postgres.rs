@@ -8,6 +8,7 @@ mod group_rows;
 mod groups;
 mod inbound;
 mod jobs;
+mod list_reads;
 mod messages;
 pub(crate) mod relay;
 mod robots;
@@ -49,6 +50,8 @@ pub(crate) struct PgStore {
     changes: std::sync::Arc<changes::ChangeGroups>,
     /// Where `claim_turn` calls meet to share statements.
     claims: std::sync::Arc<claims::ClaimGroups>,
+    /// Where `list_messages` calls meet to share statements.
+    lists: std::sync::Arc<list_reads::ListReads>,
 }
 
 impl PgStore {
@@ -78,12 +81,14 @@ impl PgStore {
         let finishes = std::sync::Arc::new(webhooks::FinishGroups::start(&pool));
         let changes = std::sync::Arc::new(changes::start(&pool));
         let claims = std::sync::Arc::new(claims::start(&pool));
+        let lists = std::sync::Arc::new(list_reads::start(&pool));
         Ok(Self {
             pool,
             inbound,
             finishes,
             changes,
             claims,
+            lists,
         })
     }
 

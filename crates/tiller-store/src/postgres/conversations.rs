@@ -9,7 +9,7 @@ use tiller_core::{
     conversations::{
         require_closed, require_open, CallId, ChatRecord, ChatRecordQuery, EndReason, Inbound,
         InboundMode, MessageQuery, NewSession, Session, SessionChange, SessionFacts, SessionQuery,
-        SessionState, SortOrder, StatusReport, StatusReportOutcome, StoredMessage,
+        SessionState, StatusReport, StatusReportOutcome, StoredMessage,
     },
     messages::Message,
     store::ConversationStore,
@@ -18,13 +18,13 @@ use tiller_core::{
 };
 
 use super::{
-    changes::ChangeRequest, chat_records, inbound::InboundRequest, messages,
-    webhooks::enqueue_events, PgStore,
+    changes::ChangeRequest, chat_records, inbound::InboundRequest, list_reads::ListRequest,
+    messages, webhooks::enqueue_events, PgStore,
 };
 use crate::{
     error::{not_found, store_error},
     rows::{
-        millis_or, session_state, FactsRow, MessageRow, NewMessageRow, SessionRow, FACTS_COLUMNS,
+        session_state, FactsRow, MessageRow, NewMessageRow, SessionRow, FACTS_COLUMNS,
         MESSAGE_COLUMNS, SESSION_COLUMNS,
     },
 };
@@ -346,39 +346,12 @@ impl ConversationStore for PgStore {
         t: TenantId,
         q: &MessageQuery,
     ) -> StoreResult<Vec<StoredMessage>> {
-        let cursor: Option<i64> = match &q.after_msg_id {
-            None => None,
-            Some(msg_id) => Some(
-                sqlx::query_scalar(
-                    "SELECT seq FROM messages WHERE tenant_id = $1 AND call_id = $2 AND msg_id = $3",
-                )
-                .bind(t.0)
-                .bind(q.call_id.as_str())
-                .bind(msg_id)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(not_found(Entity::Message))?,
-            ),
+        // Pages asked for at once are read together (`list_reads.rs`).
+        let request = ListRequest {
+            tenant: t,
+            query: q.clone(),
         };
-        // Both shapes walk the (tenant_id, call_id, seq) index from the cursor.
-        let (order, bound) = match q.order {
-            SortOrder::NewestFirst => ("seq < $4 ORDER BY seq DESC", cursor.unwrap_or(i64::MAX)),
-            SortOrder::OldestFirst => ("seq > $4 ORDER BY seq ASC", cursor.unwrap_or(i64::MIN)),
-        };
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND call_id = $2 \
-             AND created_at >= $3 AND {order} LIMIT $5"
-        );
-        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
-            .bind(t.0)
-            .bind(q.call_id.as_str())
-            .bind(millis_or(q.since, i64::MIN))
-            .bind(bound)
-            .bind(i64::from(q.size))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        rows.into_iter().map(StoredMessage::try_from).collect()
+        self.lists.submit(request).await
     }
 
     async fn mark_read(

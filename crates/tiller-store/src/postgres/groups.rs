@@ -3,11 +3,11 @@
 //! transaction. Inbound messages (`inbound/grouped.rs`) and delivery outcomes
 //! (`webhooks/finishing.rs`) share it; each decides what its groups carry.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use sqlx::PgPool;
 use tiller_core::{StoreError, StoreResult};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// A request waiting in the queue, with where its answer goes.
 pub(crate) struct Queued<R, A> {
@@ -42,6 +42,38 @@ impl<R: Send + 'static, A: Send + 'static> Groups<R, A> {
             let mut group = Vec::with_capacity(max);
             while rx.recv_many(&mut group, max).await > 0 {
                 write(pool.clone(), std::mem::take(&mut group)).await;
+            }
+        });
+        Self { queue, what }
+    }
+
+    /// As [`Groups::start`], but up to `in_flight` groups run at once, each on its own task:
+    /// for reads, which keep no order. A group takes what queued while every slot was busy.
+    pub(crate) fn start_concurrent<W, F>(
+        what: &'static str,
+        max: usize,
+        in_flight: usize,
+        pool: &PgPool,
+        run: W,
+    ) -> Self
+    where
+        W: Fn(PgPool, Vec<Queued<R, A>>) -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (queue, mut rx) = mpsc::channel(max * 32);
+        let pool = pool.clone();
+        let slots = Arc::new(Semaphore::new(in_flight));
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(max);
+            while let Ok(slot) = slots.clone().acquire_owned().await {
+                if rx.recv_many(&mut group, max).await == 0 {
+                    break;
+                }
+                let group = run(pool.clone(), std::mem::take(&mut group));
+                tokio::spawn(async move {
+                    group.await;
+                    drop(slot);
+                });
             }
         });
         Self { queue, what }
