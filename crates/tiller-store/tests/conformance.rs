@@ -39,6 +39,8 @@ mod finish_bursts;
 mod inbound_bursts;
 #[path = "conformance/jobs.rs"]
 mod jobs;
+#[path = "conformance/list_bursts.rs"]
+mod list_bursts;
 #[path = "conformance/robots.rs"]
 mod robots;
 #[path = "conformance/seats.rs"]
