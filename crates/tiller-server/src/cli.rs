@@ -19,6 +19,7 @@ use tiller_core::{
     SystemClock,
 };
 
+mod dev;
 mod robot;
 mod tenant;
 mod webhook;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Compute request signatures, so a person with curl can call the signed APIs.
     #[command(subcommand)]
     Sign(SignCommand),
+    /// Run fakes of the providers Tiller talks to, to try channels on one machine.
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
     /// Inspect the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -188,6 +192,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             say(&robot::run_with_store(cmd, &tenants(&store), &robots).await?)
         }
         Command::Sign(cmd) => say(&sign(cmd)?),
+        Command::Dev(cmd) => dev::run(cmd).await,
         Command::Config(ConfigCommand::Print { db }) => {
             let cfg = load(&db, None)?;
             say(toml::to_string_pretty(&cfg.redacted())?.trim_end())

@@ -28,12 +28,23 @@ pub(super) async fn messages(
     match accept(&shared, &phone_number_id, &body) {
         Ok((answer, wamid)) => {
             if let Some(wamid) = wamid {
+                tracing::info!(%phone_number_id, %wamid, "fake WhatsApp accepted a send");
                 let task = webhooks::deliver_statuses(shared.clone(), wamid);
                 shared.spawn(task);
+            } else {
+                tracing::info!(%phone_number_id, "fake WhatsApp marked a message read");
             }
             Json(answer).into_response()
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            tracing::info!(
+                %phone_number_id,
+                code = e.code,
+                message = %e.message,
+                "fake WhatsApp refused a send"
+            );
+            e.into_response()
+        }
     }
 }
 

@@ -170,6 +170,12 @@ pub(super) async fn post(
         signature,
         attempts,
     };
+    tracing::info!(
+        url = %logged.url,
+        status = ?logged.status(),
+        attempts = logged.attempts.len(),
+        "fake WhatsApp posted a webhook"
+    );
     shared.lock().webhooks.push(logged.clone());
     Some(logged)
 }
