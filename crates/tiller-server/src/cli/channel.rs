@@ -94,8 +94,9 @@ pub struct WhatsAppArgs {
 impl ChannelCommand {
     pub fn db(&self) -> &DbArgs {
         match self {
-            Self::Add(AddCommand::Whatsapp(WhatsAppArgs { db, .. }))
-            | Self::Add(AddCommand::Custom { db, .. })
+            Self::Add(
+                AddCommand::Whatsapp(WhatsAppArgs { db, .. }) | AddCommand::Custom { db, .. },
+            )
             | Self::List { db, .. }
             | Self::Remove { db, .. } => db,
         }
