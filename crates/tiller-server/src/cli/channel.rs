@@ -127,11 +127,12 @@ pub async fn run(
                 }
                 other => other.context("storing the channel")?,
             }
-            Ok(view(&channel).to_string())
+            Ok(view(&channel)?.to_string())
         }
         ChannelCommand::List { tenant, .. } => {
             let t = existing(tenants, tenant.id).await?;
-            let list: Vec<Value> = store.channels(t).await?.iter().map(view).collect();
+            let channels = store.channels(t).await?;
+            let list: Vec<Value> = channels.iter().map(view).collect::<anyhow::Result<_>>()?;
             Ok(serde_json::to_string(&list)?)
         }
         ChannelCommand::Remove {
@@ -177,8 +178,8 @@ fn secret_file(flag: &str, path: &Path) -> anyhow::Result<Secret> {
 
 /// The public view, named as the other commands name ids (`channel_id`) and with
 /// `created_at` to the second like every CLI output.
-fn view(channel: &Channel) -> Value {
-    let mut out = serde_json::to_value(channel.public_view()).unwrap_or_default();
+fn view(channel: &Channel) -> anyhow::Result<Value> {
+    let mut out = serde_json::to_value(channel.public_view())?;
     if let Some(fields) = out.as_object_mut() {
         fields.remove("id");
         fields.insert("channel_id".into(), json!(channel.id));
@@ -189,5 +190,5 @@ fn view(channel: &Channel) -> Value {
                 .to_rfc3339_opts(SecondsFormat::Secs, true)),
         );
     }
-    out
+    Ok(out)
 }
