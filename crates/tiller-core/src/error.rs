@@ -38,6 +38,8 @@ pub enum Entity {
     Delivery,
     /// A job of the job queue.
     Job,
+    /// A tenant's channel (a WhatsApp number, or a custom channel).
+    Channel,
 }
 
 impl Entity {
@@ -52,6 +54,7 @@ impl Entity {
             Self::Event => "event",
             Self::Delivery => "delivery",
             Self::Job => "job",
+            Self::Channel => "channel",
         }
     }
 }
@@ -111,6 +114,9 @@ uniques! {
     RobotDefault => "tenant_default",
     /// `seats (tenant_id, email)`: another seat of the tenant has this e-mail.
     SeatEmail => "email",
+    /// `channels.phone_number_id`: a WhatsApp number belongs to one channel in the whole
+    /// store, since a webhook names only the number.
+    ChannelPhoneNumberId => "phone_number_id",
 }
 
 impl std::fmt::Display for Unique {

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::TokenStore,
+    channels::{Channel, ChannelId},
     conversations::{
         CallId, ChatRecord, ChatRecordQuery, Inbound, InboundMode, MessageQuery, NewSession,
         Session, SessionChange, SessionQuery, StatusReport, StatusReportOutcome, StoredMessage,
@@ -365,6 +366,27 @@ impl<S: SeatStore + ?Sized> SeatStore for Arc<S> {
     }
 }
 
+/// A tenant's channels ([`crate::channels`]). The store keeps what it is given: the
+/// settings are checked by [`crate::channels::check_channel_kind`] before they get here.
+#[async_trait::async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// `Conflict(ChannelPhoneNumberId)` when a channel of any tenant has the WhatsApp
+    /// number already.
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// `NotFound(Channel)` for an id the tenant has no channel with.
+    async fn channel(&self, t: TenantId, id: &ChannelId) -> StoreResult<Channel>;
+    /// Oldest first.
+    async fn channels(&self, t: TenantId) -> StoreResult<Vec<Channel>>;
+    /// `NotFound(Channel)` for an id the tenant has no channel with.
+    async fn remove_channel(&self, t: TenantId, id: &ChannelId) -> StoreResult<()>;
+    /// The WhatsApp channel a webhook path names, of whichever tenant: how a webhook finds
+    /// its tenant. `NotFound(Channel)` for an unknown id or a custom channel.
+    async fn whatsapp_channel_by_id(&self, id: &ChannelId) -> StoreResult<Channel>;
+    /// The channel of a Graph API `phone_number_id` (unique in the store).
+    /// `NotFound(Channel)` when no channel has it.
+    async fn whatsapp_channel_by_number(&self, phone_number_id: &str) -> StoreResult<Channel>;
+}
+
 /// What `/readyz` asks of the database.
 #[async_trait::async_trait]
 pub trait HealthStore: Send + Sync {
@@ -392,6 +414,7 @@ pub trait Store:
     + ConversationStore
     + RobotStore
     + SeatStore
+    + ChannelStore
     + WebhookStore
     + JobStore
     + HealthStore

@@ -19,6 +19,7 @@ use tiller_core::{
     SystemClock,
 };
 
+mod channel;
 mod dev;
 mod robot;
 mod tenant;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Manage webhook endpoints, inspect deliveries and replay events.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Add, list and remove a tenant's channels (WhatsApp numbers, custom channels).
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
     /// Upload robots and test dialogue flows offline.
     #[command(subcommand)]
     Robot(robot::RobotCommand),
@@ -173,6 +177,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 CommitBus::new(),
             )?;
             say(&webhook::run(cmd, &tenants(&store), &webhooks).await?)
+        }
+        Command::Channel(cmd) => {
+            let cfg = load(cmd.db(), None)?;
+            quiet_logs();
+            let store = open_store(&cfg).await?;
+            say(&channel::run(cmd, &tenants(&store), &*store).await?)
         }
         Command::Robot(robot::RobotCommand::Test { file, script, json }) => {
             let (report, passed) = robot::test(&file, &script, json)?;

@@ -130,6 +130,11 @@ const UNIQUES: &[(Unique, &str, &str)] = &[
         "seats_email_key",
         "seats.tenant_id, seats.email",
     ),
+    (
+        Unique::ChannelPhoneNumberId,
+        "channels_phone_number_id_key",
+        "channels.phone_number_id",
+    ),
 ];
 
 /// A unique violation of a constraint [`UNIQUES`] does not name: a write the table does

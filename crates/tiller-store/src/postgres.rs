@@ -1,6 +1,7 @@
 //! PostgreSQL backend: the scale-out store that several stateless tiller nodes share.
 
 mod changes;
+mod channels;
 mod chat_records;
 mod claims;
 mod conversations;

@@ -88,12 +88,14 @@ impl From<TenantRow> for Tenant {
 pub(crate) const TENANT_COLUMNS: &str = "id, name, company, app_key, app_secret_hash, sign_key, \
      sign_secret, access_key, access_secret, created_at, disabled_at";
 
+mod channels;
 mod conversations;
 mod jobs;
 mod robots;
 mod seats;
 mod webhooks;
 
+pub(crate) use channels::{channels, ChannelRow, CHANNEL_COLUMNS};
 pub(crate) use conversations::{
     millis_or, retried_in, session_state, ChangedRow, ChatRecordRow, FactsRow, MessageRow,
     NewMessageRow, ReportedRow, SessionRow, CHANGED_COLUMNS, FACTS_COLUMNS, MESSAGE_COLUMNS,

@@ -4,6 +4,7 @@
 //! thread (`reader.rs`), both on the synchronous `rusqlite` driver. sqlx only creates the
 //! file and applies the migrations, which both backends share.
 
+mod channels;
 mod chat_records;
 mod checkpointer;
 mod conversations;

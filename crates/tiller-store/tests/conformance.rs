@@ -31,6 +31,8 @@ macro_rules! on_every_backend {
 // binary of its own.
 #[path = "conformance/channel_reports.rs"]
 mod channel_reports;
+#[path = "conformance/channels.rs"]
+mod channels;
 #[path = "conformance/conversations.rs"]
 mod conversations;
 #[path = "conformance/finish_bursts.rs"]

@@ -239,7 +239,7 @@ async fn attempts(
     Ok(serde_json::to_string(&list)?)
 }
 
-async fn existing(tenants: &Tenants, id: i64) -> anyhow::Result<TenantId> {
+pub(super) async fn existing(tenants: &Tenants, id: i64) -> anyhow::Result<TenantId> {
     tenants
         .get(TenantId(id))
         .await

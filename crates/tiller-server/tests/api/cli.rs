@@ -10,6 +10,7 @@ use std::{
 use serde_json::Value;
 use tiller_core::signing::{airudder, nxlink};
 
+mod channels;
 mod fake_whatsapp;
 mod webhooks;
 

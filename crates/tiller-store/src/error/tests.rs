@@ -8,7 +8,7 @@ use super::{sqlite_error, unique_of, UNIQUES};
 /// [`UNIQUES`] leaves them out (a violation is a bug, `Other`): PostgreSQL's names.
 /// Identity primary keys are generated; `sessions` are inserted with `ON CONFLICT DO
 /// NOTHING`, `job_lanes` and `seats` upserted on their keys; `api_tokens` is no longer
-/// written.
+/// written; channel ids are generated (32 random hex).
 const NOT_HIT_PG: &[&str] = &[
     "tenants_pkey",
     "api_tokens_pkey",
@@ -22,6 +22,7 @@ const NOT_HIT_PG: &[&str] = &[
     "webhook_attempts_pkey",
     "robots_pkey",
     "seats_pkey",
+    "channels_pkey",
 ];
 
 /// The same on SQLite, whose `INTEGER PRIMARY KEY`s are the rowid and have no index.
@@ -30,6 +31,7 @@ const NOT_HIT_SQLITE: &[&str] = &[
     "sessions.tenant_id, sessions.call_id",
     "job_lanes.kind, job_lanes.lane",
     "seats.tenant_id, seats.seat_id",
+    "channels.id",
 ];
 
 /// What a log line with `error = ?e` and its `source()` chain shows.
