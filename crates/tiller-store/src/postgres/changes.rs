@@ -127,9 +127,6 @@ async fn run_alone(pool: &PgPool, alone: Vec<Queued>) {
     while runs.join_next().await.is_some() {}
 }
 
-/// As on the inbound group: one row held elsewhere must not stall every turn of the node.
-const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
-
 /// One transaction for the group: each change's session as it now is, or `None` for a
 /// change it leaves to run alone.
 async fn commit_group(
@@ -139,18 +136,11 @@ async fn commit_group(
     if requests.is_empty() {
         return Ok(Vec::new());
     }
-    let rolled = |e| GroupError::Rolled(store_error(e));
-    let mut tx = pool.begin().await.map_err(rolled)?;
-    sqlx::query(LOCK_TIMEOUT)
-        .execute(&mut *tx)
-        .await
-        .map_err(rolled)?;
+    let mut tx = groups::begin(pool).await?;
     let outcomes = write_group(&mut tx, requests)
         .await
         .map_err(GroupError::Rolled)?;
-    tx.commit()
-        .await
-        .map_err(|e| GroupError::Commit(store_error(e)))?;
+    groups::commit(tx).await?;
     Ok(outcomes)
 }
 

@@ -78,9 +78,6 @@ async fn write(pool: PgPool, group: Vec<Queued>) {
     }
 }
 
-/// As on the other groups: one row held elsewhere must not stall every claim of the node.
-const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
-
 /// Claims every due, unleased session of the group, locking them in key order as the
 /// other groups do; returns the sessions claimed.
 async fn commit_group(
@@ -116,11 +113,7 @@ async fn commit_group(
            AND {claimable} \
          RETURNING {SESSION_COLUMNS}"
     );
-    let mut tx = pool.begin().await.map_err(rolled)?;
-    sqlx::query(LOCK_TIMEOUT)
-        .execute(&mut *tx)
-        .await
-        .map_err(rolled)?;
+    let mut tx = groups::begin(pool).await?;
     let rows: Vec<SessionRow> = sqlx::query_as(&sql)
         .bind(&tenants)
         .bind(&calls)
@@ -138,8 +131,6 @@ async fn commit_group(
         })
         .collect::<StoreResult<_>>()
         .map_err(GroupError::Rolled)?;
-    tx.commit()
-        .await
-        .map_err(|e| GroupError::Commit(store_error(e)))?;
+    groups::commit(tx).await?;
     Ok(claimed)
 }

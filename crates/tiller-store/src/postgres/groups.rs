@@ -5,8 +5,10 @@
 
 use std::{future::Future, sync::Arc};
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use tiller_core::{StoreError, StoreResult};
+
+use crate::error::store_error;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// A request waiting in the queue, with where its answer goes.
@@ -107,4 +109,27 @@ impl GroupError {
                 .send(Err(StoreError::Unavailable(e.to_string().into())));
         }
     }
+}
+
+/// How long a group waits for a row lock before it gives up and its requests run alone:
+/// one row held elsewhere (a slow transaction, another node's group) must not stall every
+/// request of the node.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
+
+/// Opens a group's transaction, its lock waits bounded by [`LOCK_TIMEOUT`].
+pub(crate) async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, GroupError> {
+    let rolled = |e| GroupError::Rolled(store_error(e));
+    let mut tx = pool.begin().await.map_err(rolled)?;
+    sqlx::query(LOCK_TIMEOUT)
+        .execute(&mut *tx)
+        .await
+        .map_err(rolled)?;
+    Ok(tx)
+}
+
+/// Commits a group's transaction; a failure here is [`GroupError::Commit`].
+pub(crate) async fn commit(tx: Transaction<'static, Postgres>) -> Result<(), GroupError> {
+    tx.commit()
+        .await
+        .map_err(|e| GroupError::Commit(store_error(e)))
 }

@@ -159,11 +159,6 @@ struct Standing {
     opening: Opening,
 }
 
-/// How long the group waits for a session's lock before it gives up and its requests run
-/// alone: one row held elsewhere (a slow transaction, another node's group) must not stall
-/// every session of the node.
-const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
-
 /// One transaction for the group: each request's outcome, or `None` for one it leaves to
 /// run alone.
 async fn commit_group(
@@ -173,18 +168,11 @@ async fn commit_group(
     if requests.is_empty() {
         return Ok(Vec::new());
     }
-    let rolled = |e| GroupError::Rolled(store_error(e));
-    let mut tx = pool.begin().await.map_err(rolled)?;
-    sqlx::query(LOCK_TIMEOUT)
-        .execute(&mut *tx)
-        .await
-        .map_err(rolled)?;
+    let mut tx = groups::begin(pool).await?;
     let outcomes = write_group(&mut tx, requests)
         .await
         .map_err(GroupError::Rolled)?;
-    tx.commit()
-        .await
-        .map_err(|e| GroupError::Commit(store_error(e)))?;
+    groups::commit(tx).await?;
     Ok(outcomes)
 }
 
