@@ -36,14 +36,19 @@ impl<R: Send + 'static, A: Send + 'static> Groups<R, A> {
     pub(crate) fn start<W, F>(what: &'static str, max: usize, pool: &PgPool, write: W) -> Self
     where
         W: Fn(PgPool, Vec<Queued<R, A>>) -> F + Send + 'static,
-        F: Future<Output = ()> + Send,
+        F: Future<Output = ()> + Send + 'static,
     {
         let (queue, mut rx) = mpsc::channel(max * 32);
         let pool = pool.clone();
         tokio::spawn(async move {
             let mut group = Vec::with_capacity(max);
             while rx.recv_many(&mut group, max).await > 0 {
-                write(pool.clone(), std::mem::take(&mut group)).await;
+                // Each group on a task of its own, so a panic in one stops only that group
+                // (its callers hear that the writer stopped); the next group is written.
+                let written = tokio::spawn(write(pool.clone(), std::mem::take(&mut group)));
+                if let Err(e) = written.await {
+                    tracing::error!(writer = what, error = %e, "a group's write panicked");
+                }
             }
         });
         Self { queue, what }
@@ -132,4 +137,31 @@ pub(crate) async fn commit(tx: Transaction<'static, Postgres>) -> Result<(), Gro
     tx.commit()
         .await
         .map_err(|e| GroupError::Commit(store_error(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group whose write panics fails its own callers only; the writer goes on.
+    #[tokio::test]
+    async fn a_panicking_group_does_not_stop_the_writer() {
+        // Never connects: the write below does not touch the database.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        let groups: Groups<u32, u32> =
+            Groups::start("test writer", 1, &pool, |_, group| async move {
+                for q in group {
+                    assert!(q.request != 0, "a poisoned request");
+                    let _ = q.reply.send(Ok(q.request * 2));
+                }
+            });
+        let failed = groups.submit(0).await;
+        assert!(
+            matches!(failed, Err(StoreError::Unavailable(_))),
+            "{failed:?}"
+        );
+        assert_eq!(groups.submit(21).await.unwrap(), 42);
+    }
 }
