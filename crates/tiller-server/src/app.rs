@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use tiller_core::{
     auth::Tokens,
     bus::{CommitBus, CommitListener, Committed, Work},
+    channels::WhatsAppInbound,
     conversations::Conversations,
     robots::RobotEngine,
     seats::Seats,
@@ -146,7 +147,9 @@ impl App {
             metrics.clone(),
             turn_wake,
         )?);
+        let whatsapp = WhatsAppInbound::new(store.clone(), conversations.clone());
         let state = AppState::new(Services {
+            whatsapp,
             tenants: Tenants::new(Arc::new(store.clone()), clock.clone()),
             seats: Seats::new(Arc::new(store.clone()), clock.clone()),
             tokens,
