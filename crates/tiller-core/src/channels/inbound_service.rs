@@ -26,6 +26,10 @@ pub enum InboundError {
     /// The handshake's `hub.mode` or `hub.verify_token` is not the channel's.
     #[error("the verify token is wrong")]
     Forbidden,
+    /// The channel's tenant is disabled: its users' messages are refused, so Meta keeps
+    /// redelivering them and none is lost if the tenant is enabled again in time.
+    #[error("this company is disabled")]
+    Disabled,
     /// A signed body that is not a WhatsApp webhook.
     #[error(transparent)]
     Invalid(#[from] WebhookError),
@@ -120,6 +124,9 @@ impl WhatsAppInbound {
             .tenant(channel.tenant_id)
             .await
             .map_err(InboundError::Store)?;
+        if tenant.is_disabled() {
+            return Err(InboundError::Disabled);
+        }
         for (wa_id, messages) in by_user {
             let session = new_session(&channel.id, wa, wa_id, messages[0])?;
             let inbound = self
@@ -185,5 +192,21 @@ fn user_message(m: &InboundMessage) -> UserMessage {
         msg_id: Some(m.wamid.clone()),
         timestamp: Some(m.timestamp).filter(|t| *t > 0),
         reply_to: m.reply_to_wamid().map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_call_id_is_fixed_per_channel_and_user() {
+        let a = ChannelId::generate();
+        let b = ChannelId::generate();
+        let id = whatsapp_call_id(&a, "16505551234").unwrap();
+        assert_eq!(id.to_string(), format!("wa-{a}-16505551234"));
+        assert_eq!(id, whatsapp_call_id(&a, "16505551234").unwrap());
+        assert_ne!(id, whatsapp_call_id(&b, "16505551234").unwrap());
+        assert_ne!(id, whatsapp_call_id(&a, "16505551235").unwrap());
     }
 }

@@ -191,7 +191,9 @@ impl From<InboundError> for ApiError {
         match e {
             InboundError::NotFound => Self::not_found(e.to_string()),
             InboundError::Unauthorized => Self::unauthorized(e.to_string()),
-            InboundError::Forbidden => Self::new(ErrorKind::Forbidden, e.to_string()),
+            InboundError::Forbidden | InboundError::Disabled => {
+                Self::new(ErrorKind::Forbidden, e.to_string())
+            }
             InboundError::Invalid(_) => Self::bad_request(e.to_string()),
             InboundError::Conversation(e) => e.into(),
             InboundError::Store(e) => e.into(),

@@ -106,7 +106,7 @@ impl Setup {
         post.status()
     }
 
-    fn text_body(&self, wamid: &str) -> Vec<u8> {
+    fn text_body(wamid: &str) -> Vec<u8> {
         json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{
             "field": "messages",
             "value": {
@@ -221,7 +221,7 @@ async fn each_kind_of_message_lands_on_the_users_session() {
 #[tokio::test]
 async fn a_redelivered_webhook_is_stored_once() {
     let s = setup().await;
-    let body = s.text_body("wamid.redelivered");
+    let body = Setup::text_body("wamid.redelivered");
     assert_eq!(s.post(&body, Signature::Valid).await, Some(200));
     assert_eq!(s.post(&body, Signature::Valid).await, Some(200));
     let ms = s.user_messages().await;
@@ -235,7 +235,7 @@ async fn a_redelivered_webhook_is_stored_once() {
 #[tokio::test]
 async fn unsigned_wrongly_signed_and_malformed_bodies_are_refused_and_store_nothing() {
     let s = setup().await;
-    let body = s.text_body("wamid.refused");
+    let body = Setup::text_body("wamid.refused");
     assert_eq!(s.post(&body, Signature::Wrong).await, Some(401));
     assert_eq!(s.post(&body, Signature::Missing).await, Some(401));
     assert_eq!(s.post(b"{not json", Signature::Valid).await, Some(400));
@@ -253,4 +253,41 @@ async fn unsigned_wrongly_signed_and_malformed_bodies_are_refused_and_store_noth
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_disabled_tenants_messages_are_refused_until_it_is_enabled() {
+    let s = setup().await;
+    let body = Setup::text_body("wamid.while-disabled");
+    s.app.state.tenants.disable(s.tenant.id).await.unwrap();
+    assert_eq!(s.post(&body, Signature::Valid).await, Some(403));
+    s.app.state.tenants.enable(s.tenant.id).await.unwrap();
+    assert!(s.user_messages().await.is_empty());
+    // Meta's redelivery, once the tenant is back.
+    assert_eq!(s.post(&body, Signature::Valid).await, Some(200));
+    assert_eq!(s.user_messages().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_closed_session_reopens_on_the_same_call_id() {
+    let s = setup().await;
+    let first = s
+        .inject(json!({"type": "text", "text": {"body": "one"}}))
+        .await;
+    let end = json!({"call_id": s.call_id()}).to_string();
+    let r = s
+        .app
+        .post_signed(&s.tenant, "/api/v1/session/end", &end)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let second = s
+        .inject(json!({"type": "text", "text": {"body": "two"}}))
+        .await;
+    let ids: Vec<String> = s
+        .user_messages()
+        .await
+        .iter()
+        .map(|m| m["msg_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, [first, second]);
 }

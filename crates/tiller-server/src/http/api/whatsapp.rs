@@ -78,6 +78,7 @@ async fn subscribe(
         (status = 200, body = Object, example = json!({"ok": true})),
         (status = 400, body = V1Error),
         (status = 401, body = V1Error),
+        (status = 403, body = V1Error),
         (status = 404, body = V1Error),
         (status = 503, body = V1Error)
     )
