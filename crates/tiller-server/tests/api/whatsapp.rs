@@ -291,3 +291,48 @@ async fn a_closed_session_reopens_on_the_same_call_id() {
         .collect();
     assert_eq!(ids, [first, second]);
 }
+
+#[tokio::test]
+async fn a_batch_is_split_by_user_in_order_and_other_numbers_are_skipped() {
+    let s = setup().await;
+    let msg = |from: &str, id: &str, text: &str| {
+        json!({"from": from, "id": id, "timestamp": "1700000000",
+            "type": "text", "text": {"body": text}})
+    };
+    let change = |number: &str, messages: Value, statuses: Value| {
+        json!({"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": number},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": USER}],
+            "messages": messages, "statuses": statuses}})
+    };
+    let other_user = "447700900123";
+    let status = json!([{"id": "wamid.ours", "status": "delivered", "timestamp": "1700000001",
+        "recipient_id": USER}]);
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [
+        change("999999999999999", json!([msg(USER, "wamid.elsewhere", "not ours")]), json!([])),
+        change(NUMBER_ID, json!([msg(USER, "wamid.a1", "one"), msg(other_user, "wamid.b1", "hey"),
+            msg(USER, "wamid.a2", "two")]), status),
+    ]}]});
+    assert_eq!(
+        s.post(body.to_string().as_bytes(), Signature::Valid).await,
+        Some(200)
+    );
+    let ids: Vec<String> = s
+        .user_messages()
+        .await
+        .iter()
+        .map(|m| m["msg_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["wamid.a1", "wamid.a2"]);
+    let other = json!({"call_id": whatsapp_call_id(&s.channel.id, other_user).unwrap().to_string(),
+        "size": 10})
+    .to_string();
+    let r = s
+        .app
+        .post_signed(&s.tenant, "/api/v1/session/message/list", &other)
+        .await;
+    let listed = r.json()["data"].to_string();
+    assert!(listed.contains("wamid.b1"), "{listed}");
+    assert!(!listed.contains("wamid.elsewhere"));
+}
