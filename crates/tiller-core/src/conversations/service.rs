@@ -188,8 +188,9 @@ impl Conversations {
     }
 
     /// Sets the `reply` of each message that names the message it answers: the full
-    /// message when it is among the session's latest, else just its id (the quoted
-    /// message may predate Tiller, or be one whose id Tiller does not know yet).
+    /// message when it is among the session's latest or earlier in this call, else its id
+    /// with an `unavailable` content (the quoted message may predate Tiller, or be one
+    /// whose id Tiller does not know yet).
     async fn point_at_quoted(
         &self,
         t: TenantId,
@@ -201,9 +202,14 @@ impl Conversations {
             return Ok(());
         }
         let recent = self.recent_messages(t, call_id).await?;
-        for (m, id) in messages.iter_mut().zip(quoted) {
+        for (i, id) in quoted.iter().enumerate() {
             let Some(id) = id else { continue };
-            let reply = match recent.iter().find(|r| &r.msg_id == id) {
+            let (earlier, rest) = messages.split_at_mut(i);
+            let found = recent
+                .iter()
+                .chain(earlier.iter())
+                .find(|r| &r.msg_id == id);
+            let reply = match found {
                 Some(answered) => reply_to(answered),
                 None => Reply::Inline(InlineReply {
                     msg_id: Some(id.clone()),
@@ -211,7 +217,9 @@ impl Conversations {
                     content: Content::Other(serde_json::json!({"type": "unavailable"})),
                 }),
             };
-            m.reply = Some(Box::new(reply));
+            if let Some(m) = rest.first_mut() {
+                m.reply = Some(Box::new(reply));
+            }
         }
         Ok(())
     }

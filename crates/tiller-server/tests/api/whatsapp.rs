@@ -309,22 +309,22 @@ async fn a_batch_is_split_by_user_in_order_and_other_numbers_are_skipped() {
     let other_user = "447700900123";
     let status = json!([{"id": "wamid.ours", "status": "delivered", "timestamp": "1700000001",
         "recipient_id": USER}]);
+    // Quotes a message of the same webhook, not stored yet when it is read.
+    let mut quoting = msg(USER, "wamid.a2", "two");
+    quoting["context"] = json!({"from": USER, "id": "wamid.a1"});
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [
         change("999999999999999", json!([msg(USER, "wamid.elsewhere", "not ours")]), json!([])),
         change(NUMBER_ID, json!([msg(USER, "wamid.a1", "one"), msg(other_user, "wamid.b1", "hey"),
-            msg(USER, "wamid.a2", "two")]), status),
+            quoting]), status),
     ]}]});
     assert_eq!(
         s.post(body.to_string().as_bytes(), Signature::Valid).await,
         Some(200)
     );
-    let ids: Vec<String> = s
-        .user_messages()
-        .await
-        .iter()
-        .map(|m| m["msg_id"].as_str().unwrap().to_owned())
-        .collect();
+    let ms = s.user_messages().await;
+    let ids: Vec<&str> = ms.iter().map(|m| m["msg_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["wamid.a1", "wamid.a2"]);
+    assert_eq!(ms[1]["reply"]["text"], "one", "{}", ms[1]);
     let other = json!({"call_id": whatsapp_call_id(&s.channel.id, other_user).unwrap().to_string(),
         "size": 10})
     .to_string();
