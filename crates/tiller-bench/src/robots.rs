@@ -113,6 +113,7 @@ fn text(t: String) -> Vec<UserMessage> {
         content: Content::plain_text(t),
         msg_id: None,
         timestamp: None,
+        reply_to: None,
     }]
 }
 
@@ -189,6 +190,7 @@ async fn turns_on_long_session(
             content: Content::plain_text(format!("fill {k}")),
             msg_id: None,
             timestamp: None,
+            reply_to: None,
         });
         tiller
             .state

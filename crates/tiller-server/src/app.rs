@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use tiller_core::{
     auth::Tokens,
     bus::{CommitBus, CommitListener, Committed, Work},
+    channels::WhatsAppInbound,
     conversations::Conversations,
     robots::RobotEngine,
     seats::Seats,
@@ -68,13 +69,18 @@ impl CommitListener for TurnWaker {
     }
 }
 
+/// How the store is opened, from the `[database]` settings.
+fn store_options(cfg: &Config) -> tiller_store::ConnectOptions {
+    tiller_store::ConnectOptions {
+        max_connections: cfg.database.max_connections,
+        migrate: cfg.database.migrate_on_start,
+        migration_lock: cfg.database.migration_lock,
+    }
+}
+
 impl App {
     pub async fn build(cfg: Config, clock: SharedClock) -> anyhow::Result<App> {
-        let opts = tiller_store::ConnectOptions {
-            max_connections: cfg.database.max_connections,
-            migrate: cfg.database.migrate_on_start,
-            migration_lock: cfg.database.migration_lock,
-        };
+        let opts = store_options(&cfg);
         // Bind first: a busy port is reported before the database file is created.
         let listener = TcpListener::bind(cfg.server.listen)
             .await
@@ -147,6 +153,8 @@ impl App {
             turn_wake,
         )?);
         let state = AppState::new(Services {
+            // First: `conversations` moves into its own field below.
+            whatsapp: WhatsAppInbound::new(store.clone(), conversations.clone()),
             tenants: Tenants::new(Arc::new(store.clone()), clock.clone()),
             seats: Seats::new(Arc::new(store.clone()), clock.clone()),
             tokens,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tiller_core::{
     auth::{Credentials, Tokens},
+    channels::WhatsAppInbound,
     conversations::Conversations,
     files::FileStorage,
     robots::RobotEngine,
@@ -49,6 +50,8 @@ pub struct Services {
     pub seats: Seats,
     /// Webhook endpoints and the event log, for the API (the CLI builds its own).
     pub webhooks: Webhooks,
+    /// Meta's webhooks in.
+    pub whatsapp: WhatsAppInbound,
     pub files: Arc<dyn FileStorage>,
     /// Who holds a credential, asked by the auth extractors behind `credential_cache`.
     pub credentials: Arc<dyn Credentials>,

@@ -14,8 +14,8 @@ use super::{
 use crate::{
     bus::{CommitBus, Committed},
     messages::{
-        answered_message, is_pick, reply_to, Content, Message, MessageStatus, SenderType,
-        SystemEventKind,
+        answered_message, is_pick, reply_to, Content, InlineReply, Message, MessageStatus, Reply,
+        SenderType, SystemEventKind,
     },
     store::DynStore,
     tenant::Tenant,
@@ -60,6 +60,9 @@ pub struct UserMessage {
     pub content: Content,
     pub msg_id: Option<String>,
     pub timestamp: Option<i64>,
+    /// The `msg_id` of the message this one answers (a WhatsApp quote or reaction), made
+    /// its `reply`.
+    pub reply_to: Option<String>,
 }
 
 /// Who sends an agent-side message.
@@ -139,6 +142,7 @@ impl Conversations {
     ) -> Result<Inbound> {
         check_message_count(messages.len())?;
         let now = self.clock.now();
+        let quoted: Vec<Option<String>> = messages.iter().map(|m| m.reply_to.clone()).collect();
         let mut messages: Vec<Message> = messages
             .into_iter()
             .map(|m| Message {
@@ -152,6 +156,8 @@ impl Conversations {
                 extra: serde_json::Map::new(),
             })
             .collect();
+        self.point_at_quoted(tenant.id, &session.call_id, &mut messages, &quoted)
+            .await?;
         self.point_picks_at_prompts(tenant.id, &session.call_id, &mut messages)
             .await?;
         let start = system_message(&SystemEventKind::Start, "", "", now);
@@ -181,6 +187,59 @@ impl Conversations {
         Ok(inbound)
     }
 
+    /// Sets the `reply` of each message that names the message it answers: the full
+    /// message when it is among the session's latest or earlier in this call, else its id
+    /// with an `unavailable` content (the quoted message may predate Tiller, or be one
+    /// whose id Tiller does not know yet).
+    async fn point_at_quoted(
+        &self,
+        t: TenantId,
+        call_id: &CallId,
+        messages: &mut [Message],
+        quoted: &[Option<String>],
+    ) -> Result<()> {
+        if quoted.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        let recent = self.recent_messages(t, call_id).await?;
+        for (i, id) in quoted.iter().enumerate() {
+            let Some(id) = id else { continue };
+            let (earlier, rest) = messages.split_at_mut(i);
+            let found = recent
+                .iter()
+                .chain(earlier.iter())
+                .find(|r| &r.msg_id == id);
+            let reply = match found {
+                Some(answered) => reply_to(answered),
+                None => Reply::Inline(InlineReply {
+                    msg_id: Some(id.clone()),
+                    // A content needs a `type`; this one says there is none to show.
+                    content: Content::Other(serde_json::json!({"type": "unavailable"})),
+                }),
+            };
+            if let Some(m) = rest.first_mut() {
+                m.reply = Some(Box::new(reply));
+            }
+        }
+        Ok(())
+    }
+
+    /// The session's latest messages, newest first; none for a session not opened yet.
+    async fn recent_messages(&self, t: TenantId, call_id: &CallId) -> Result<Vec<Message>> {
+        let q = MessageQuery {
+            call_id: call_id.clone(),
+            after_msg_id: None,
+            since: None,
+            size: PICK_LOOKBACK,
+            order: SortOrder::NewestFirst,
+        };
+        match self.store.list_messages(t, &q).await {
+            Ok(page) => Ok(page.into_iter().map(|m| m.message).collect()),
+            Err(StoreError::NotFound(_)) => Ok(Vec::new()),
+            Err(other) => Err(ConversationError::Store(other)),
+        }
+    }
+
     /// Sets the `reply` of each user pick (button, list row, template button) to the
     /// message it answers, among the session's latest messages (`messages::answered_message`).
     async fn point_picks_at_prompts(
@@ -192,18 +251,7 @@ impl Conversations {
         if !messages.iter().any(|m| is_pick(&m.content)) {
             return Ok(());
         }
-        let q = MessageQuery {
-            call_id: call_id.clone(),
-            after_msg_id: None,
-            since: None,
-            size: PICK_LOOKBACK,
-            order: SortOrder::NewestFirst,
-        };
-        let recent: Vec<Message> = match self.store.list_messages(t, &q).await {
-            Ok(page) => page.into_iter().map(|m| m.message).collect(),
-            Err(StoreError::NotFound(_)) => Vec::new(),
-            Err(other) => return Err(ConversationError::Store(other)),
-        };
+        let recent = self.recent_messages(t, call_id).await?;
         for m in messages.iter_mut().filter(|m| m.reply.is_none()) {
             if let Some(answered) = answered_message(&m.content, &recent) {
                 m.reply = Some(Box::new(reply_to(answered)));

@@ -3,6 +3,7 @@
 pub mod airudder;
 pub mod nxlink;
 pub mod webhooks;
+pub mod whatsapp;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -13,4 +14,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(airudder::routes())
         .merge(nxlink::routes())
         .merge(webhooks::routes())
+        .merge(whatsapp::routes())
 }

@@ -69,6 +69,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
+/// The body as sent, for routes that must check a signature over the exact bytes before
+/// reading them; the size limit and errors as [`read_body`]'s.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_body(req, state).await.map(RawBody)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;

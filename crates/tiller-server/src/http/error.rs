@@ -15,8 +15,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tiller_core::{
-    conversations::ConversationError, robots::RobotError, seats::SeatError, webhooks::WebhookError,
-    StoreError,
+    channels::InboundError, conversations::ConversationError, robots::RobotError, seats::SeatError,
+    webhooks::WebhookError, StoreError,
 };
 
 use super::{
@@ -181,6 +181,22 @@ impl From<ConversationError> for ApiError {
             }
             ConversationError::Invalid(why) => Self::bad_request(why),
             ConversationError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<InboundError> for ApiError {
+    #[track_caller]
+    fn from(e: InboundError) -> Self {
+        match e {
+            InboundError::NotFound => Self::not_found(e.to_string()),
+            InboundError::Unauthorized => Self::unauthorized(e.to_string()),
+            InboundError::Forbidden | InboundError::Disabled => {
+                Self::new(ErrorKind::Forbidden, e.to_string())
+            }
+            InboundError::Invalid(_) => Self::bad_request(e.to_string()),
+            InboundError::Conversation(e) => e.into(),
+            InboundError::Store(e) => e.into(),
         }
     }
 }

@@ -33,3 +33,4 @@ mod unauthenticated;
 mod webhook_signing;
 mod webhook_wakeups;
 mod webhooks;
+mod whatsapp;

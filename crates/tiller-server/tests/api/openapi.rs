@@ -46,6 +46,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/webhook/event/list"),
     ("post", "/api/v1/webhook/event/attempts"),
     ("post", "/api/v1/webhook/event/replay"),
+    ("get", "/webhooks/whatsapp/{channel_id}"),
+    ("post", "/webhooks/whatsapp/{channel_id}"),
 ];
 
 #[tokio::test]

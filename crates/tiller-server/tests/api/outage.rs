@@ -64,6 +64,21 @@ async fn a_database_outage_fails_fast_and_the_node_recovers_by_itself() {
         during.text
     );
     assert!(took < Duration::from_secs(8), "failed after {took:?}");
+    // Meta's webhooks too: a 503 it redelivers, not a 404 it gives up on.
+    let webhook = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/webhooks/whatsapp/{}", "a".repeat(32)),
+            &[],
+            "{}",
+        )
+        .await;
+    assert_eq!(
+        webhook.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        webhook.text
+    );
     let ready = app.get("/readyz").await;
     assert_eq!(
         ready.status,

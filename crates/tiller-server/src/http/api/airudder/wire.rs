@@ -76,6 +76,7 @@ pub fn user_message(mut item: Value, index: usize) -> Result<UserMessage, ApiErr
         content: content(item, index)?,
         msg_id,
         timestamp,
+        reply_to: None,
     })
 }
 
