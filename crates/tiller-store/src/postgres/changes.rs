@@ -59,7 +59,10 @@ pub(crate) fn start(pool: &PgPool) -> ChangeGroups {
         |pool, group| async move {
             let alone = run_group(&pool, group).await;
             // The next group waits, so a session's changes keep their order across groups.
-            run_alone(&pool, alone).await;
+            groups::run_alone(&pool, alone, key_of, |pool, r: ChangeRequest| async move {
+                apply_change_alone(&pool, r.tenant, &r.call_id, &r.change, r.now).await
+            })
+            .await;
         },
     )
 }
@@ -104,27 +107,6 @@ async fn run_group(pool: &PgPool, group: Vec<Queued>) -> Vec<Queued> {
     // A change the group left runs before a later one for its session.
     left.extend(alone);
     left
-}
-
-/// Runs each change on the one-change path: a session's changes one after another, in
-/// order, and the sessions concurrently.
-async fn run_alone(pool: &PgPool, alone: Vec<Queued>) {
-    let mut by_session: HashMap<Key, Vec<Queued>> = HashMap::new();
-    for q in alone {
-        by_session.entry(key_of(&q.request)).or_default().push(q);
-    }
-    let mut runs = tokio::task::JoinSet::new();
-    for queue in by_session.into_values() {
-        let pool = pool.clone();
-        runs.spawn(async move {
-            for q in queue {
-                let r = &q.request;
-                let answer = apply_change_alone(&pool, r.tenant, &r.call_id, &r.change, r.now);
-                let _ = q.reply.send(answer.await);
-            }
-        });
-    }
-    while runs.join_next().await.is_some() {}
 }
 
 /// One transaction for the group: each change's session as it now is, or `None` for a

@@ -3,13 +3,13 @@
 //! transaction. Inbound messages (`inbound/grouped.rs`) and delivery outcomes
 //! (`webhooks/finishing.rs`) share it; each decides what its groups carry.
 
-use std::{future::Future, sync::Arc};
+use std::{collections::HashMap, future::Future, hash::Hash, sync::Arc};
 
 use sqlx::{PgPool, Postgres, Transaction};
 use tiller_core::{StoreError, StoreResult};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::store_error;
-use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// A request waiting in the queue, with where its answer goes.
 pub(crate) struct Queued<R, A> {
@@ -114,6 +114,37 @@ impl GroupError {
                 .send(Err(StoreError::Unavailable(e.to_string().into())));
         }
     }
+}
+
+/// Runs each request a group left on its one-request path, `run`: one key's requests one
+/// after another, in their order, and the keys concurrently, so none waits behind
+/// another key's. Returns once every request is answered.
+pub(crate) async fn run_alone<R, A, K, F, Fut>(
+    pool: &PgPool,
+    alone: Vec<Queued<R, A>>,
+    key: impl Fn(&R) -> K,
+    run: F,
+) where
+    R: Send + 'static,
+    A: Send + 'static,
+    K: Hash + Eq,
+    F: Fn(PgPool, R) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = StoreResult<A>> + Send,
+{
+    let mut by_key: HashMap<K, Vec<Queued<R, A>>> = HashMap::new();
+    for q in alone {
+        by_key.entry(key(&q.request)).or_default().push(q);
+    }
+    let mut runs = tokio::task::JoinSet::new();
+    for queue in by_key.into_values() {
+        let (pool, run) = (pool.clone(), run.clone());
+        runs.spawn(async move {
+            for Queued { request, reply } in queue {
+                let _ = reply.send(run(pool.clone(), request).await);
+            }
+        });
+    }
+    while runs.join_next().await.is_some() {}
 }
 
 /// How long a group waits for a row lock before it gives up and its requests run alone:

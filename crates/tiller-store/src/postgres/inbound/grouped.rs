@@ -68,7 +68,13 @@ pub(crate) fn start(pool: &PgPool) -> InboundGroups {
         |pool, group| async move {
             let alone = run_group(&pool, group).await;
             // The next group waits, so a session's requests keep their order across groups.
-            run_alone(&pool, alone).await;
+            groups::run_alone(&pool, alone, key_of, |pool, r: InboundRequest| async move {
+                let (t, s, now) = (r.tenant, &r.session, r.now);
+                let (messages, start, company) = (&r.messages, &r.start, &r.company);
+                super::record_inbound_alone(&pool, t, s, messages, start, company, r.mode, now)
+                    .await
+            })
+            .await;
         },
     )
 }
@@ -120,37 +126,6 @@ fn partition(group: Vec<Queued>) -> (Vec<Queued>, Vec<Queued>) {
             .all(|m| ids.insert((r.tenant.0, m.msg_id.as_str().to_owned())));
         first && fresh && r.session.robot_id.is_none()
     })
-}
-
-/// Runs each request on the one-request path: a session's requests one after another, in
-/// order, and the sessions concurrently, so none waits behind another session's.
-async fn run_alone(pool: &PgPool, alone: Vec<Queued>) {
-    let mut by_session: HashMap<Key, Vec<Queued>> = HashMap::new();
-    for q in alone {
-        by_session.entry(key_of(&q.request)).or_default().push(q);
-    }
-    let mut runs = tokio::task::JoinSet::new();
-    for queue in by_session.into_values() {
-        let pool = pool.clone();
-        runs.spawn(async move {
-            for q in queue {
-                let r = &q.request;
-                let answer = super::record_inbound_alone(
-                    &pool,
-                    r.tenant,
-                    &r.session,
-                    &r.messages,
-                    &r.start,
-                    &r.company,
-                    r.mode,
-                    r.now,
-                )
-                .await;
-                let _ = q.reply.send(answer);
-            }
-        });
-    }
-    while runs.join_next().await.is_some() {}
 }
 
 /// Where a grouped request's session stands once the group has locked or created it.
